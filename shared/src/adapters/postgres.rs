@@ -1,0 +1,333 @@
+//! PostgreSQL (tokio-postgres behind a deadpool pool): users, conversations, messages.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{NoTls, Row};
+use uuid::Uuid;
+
+use crate::domain::{
+    ClientMessageId, Conversation, ConversationId, ConversationSummary, Message, MessageContent, MessageId,
+    MessageStatus, Participants, UserId, UserProfile,
+};
+use crate::ports::{
+    AppendOutcome, Cause, ConversationStore, GetOrCreate, MessageStore, NewMessage, PortError, UserStore,
+};
+
+mod embedded {
+    refinery::embed_migrations!("../migrations");
+}
+
+/// Applies the migrations in `migrations/` (idempotent).
+///
+/// # Errors
+/// The database cannot be reached or a migration fails.
+pub async fn migrate(database_url: &str) -> Result<(), Cause> {
+    let (mut client, connection) = tokio_postgres::connect(database_url, NoTls).await?;
+    let driver = tokio::spawn(connection);
+    let report = embedded::migrations::runner().run_async(&mut client).await?;
+    for m in report.applied_migrations() {
+        tracing::info!(migration = %m, "applied");
+    }
+    drop(client);
+    let _ = driver.await;
+    Ok(())
+}
+
+/// The PostgreSQL store; cheap to clone (the pool is shared).
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("status", &self.pool.status()).finish()
+    }
+}
+
+const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.seq, m.sender_id, m.content, m.status, m.created_at, \
+     m.delivered_at, m.read_at, m.client_message_id, \
+     CASE WHEN c.participant1_id = m.sender_id THEN c.participant2_id ELSE c.participant1_id END AS recipient_id";
+
+impl PgStore {
+    /// Builds the pool. Connections are opened lazily, on first use, and each wait for a
+    /// connection, each connect and each recycle is bounded by `timeout`.
+    ///
+    /// # Errors
+    /// A malformed `database_url`.
+    pub fn new(database_url: &str, pool_size: usize, timeout: Duration) -> Result<Self, Cause> {
+        let mut pg: tokio_postgres::Config = database_url.parse()?;
+        pg.connect_timeout(timeout);
+        let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .timeouts(Timeouts { wait: Some(timeout), create: Some(timeout), recycle: Some(timeout) })
+            .build()?;
+        Ok(Self { pool })
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, PortError> {
+        self.pool.get().await.map_err(|e| PortError::Unavailable(Box::new(e)))
+    }
+
+    async fn load_summary(
+        &self,
+        client: &deadpool_postgres::Object,
+        id: Uuid,
+        viewer: UserId,
+    ) -> Result<ConversationSummary, PortError> {
+        let sql = format!(
+            "SELECT c.id, c.participant1_id, c.participant2_id, c.last_seq, c.created_at, c.updated_at, \
+                    u.id AS other_id, u.display_name AS other_name, \
+                    (SELECT count(*) FROM messages x \
+                      WHERE x.conversation_id = c.id AND x.sender_id <> $2 AND x.seq > cm.last_read_seq) AS unread, \
+                    lm.* \
+               FROM conversations c \
+               JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = $2 \
+               JOIN users u ON u.id = CASE WHEN c.participant1_id = $2 THEN c.participant2_id ELSE c.participant1_id END \
+               LEFT JOIN LATERAL (SELECT {MESSAGE_COLUMNS} FROM messages m \
+                                   WHERE m.conversation_id = c.id ORDER BY m.seq DESC LIMIT 1) lm ON true \
+              WHERE c.id = $1"
+        );
+        let stmt = client.prepare_cached(&sql).await.map_err(pg_error)?;
+        let row = client.query_one(&stmt, &[&id, &viewer.as_uuid()]).await.map_err(pg_error)?;
+        let conversation = Conversation {
+            id: ConversationId::from_uuid(row.try_get("id").map_err(pg_error)?),
+            participants: Participants::new(
+                UserId::from_uuid(row.try_get("participant1_id").map_err(pg_error)?),
+                UserId::from_uuid(row.try_get("participant2_id").map_err(pg_error)?),
+            )
+            .ok_or_else(|| corrupt("conversation with identical participants"))?,
+            last_seq: row.try_get("last_seq").map_err(pg_error)?,
+            created_at: row.try_get("created_at").map_err(pg_error)?,
+            updated_at: row.try_get("updated_at").map_err(pg_error)?,
+        };
+        // The last message's columns start after the nine conversation columns; all NULL when none.
+        let last_seq: Option<i64> = row.try_get("seq").map_err(pg_error)?;
+        let last_message = last_seq.map(|_| message_from_row(&row, 9)).transpose()?;
+        Ok(ConversationSummary {
+            conversation,
+            other_participant: UserProfile {
+                id: UserId::from_uuid(row.try_get("other_id").map_err(pg_error)?),
+                display_name: row.try_get("other_name").map_err(pg_error)?,
+            },
+            last_message,
+            unread_count: row.try_get("unread").map_err(pg_error)?,
+        })
+    }
+}
+
+/// Reads a message from `row`, whose message columns start at index `at` in [`MESSAGE_COLUMNS`] order.
+fn message_from_row(row: &Row, at: usize) -> Result<Message, PortError> {
+    let status: String = row.try_get(at + 5).map_err(pg_error)?;
+    let content: String = row.try_get(at + 4).map_err(pg_error)?;
+    let client_id: Option<String> = row.try_get(at + 9).map_err(pg_error)?;
+    Ok(Message {
+        id: MessageId::from_uuid(row.try_get(at).map_err(pg_error)?),
+        conversation_id: ConversationId::from_uuid(row.try_get(at + 1).map_err(pg_error)?),
+        seq: row.try_get(at + 2).map_err(pg_error)?,
+        sender_id: UserId::from_uuid(row.try_get(at + 3).map_err(pg_error)?),
+        recipient_id: UserId::from_uuid(row.try_get(at + 10).map_err(pg_error)?),
+        content: MessageContent::parse(&content).map_err(|e| corrupt(&format!("stored content: {e}")))?,
+        status: MessageStatus::parse(&status).ok_or_else(|| corrupt("unknown status"))?,
+        created_at: row.try_get(at + 6).map_err(pg_error)?,
+        delivered_at: row.try_get(at + 7).map_err(pg_error)?,
+        read_at: row.try_get(at + 8).map_err(pg_error)?,
+        client_message_id: client_id
+            .map(|c| ClientMessageId::parse(&c).map_err(|e| corrupt(&e.to_string())))
+            .transpose()?,
+    })
+}
+
+fn corrupt(what: &str) -> PortError {
+    PortError::Internal(format!("corrupt row: {what}").into())
+}
+
+/// Connection-level failures are `Unavailable` (retryable); everything else is `Internal`.
+fn pg_error(e: tokio_postgres::Error) -> PortError {
+    let unavailable = e.is_closed()
+        || e.code().is_some_and(|c| {
+            let c = c.code();
+            c.starts_with("08") || c.starts_with("53") || c.starts_with("57P") || c == "40001" || c == "40P01"
+        })
+        || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+    if unavailable { PortError::Unavailable(Box::new(e)) } else { PortError::Internal(Box::new(e)) }
+}
+
+fn is_unique_violation(e: &tokio_postgres::Error, constraint: &str) -> bool {
+    e.as_db_error().is_some_and(|d| *d.code() == SqlState::UNIQUE_VIOLATION && d.constraint() == Some(constraint))
+}
+
+#[async_trait]
+impl UserStore for PgStore {
+    async fn upsert_user(&self, user: &UserProfile) -> Result<(), PortError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "INSERT INTO users (id, display_name) VALUES ($1, $2) \
+                 ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name, updated_at = now() \
+                 WHERE users.display_name IS DISTINCT FROM EXCLUDED.display_name",
+            )
+            .await
+            .map_err(pg_error)?;
+        client.execute(&stmt, &[&user.id.as_uuid(), &user.display_name]).await.map_err(pg_error)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ConversationStore for PgStore {
+    async fn get_or_create_conversation(
+        &self,
+        participants: Participants,
+        viewer: UserId,
+    ) -> Result<GetOrCreate, PortError> {
+        let other = participants.other(viewer).ok_or_else(|| corrupt("viewer is not a participant"))?;
+        let client = self.client().await?;
+        // One statement creates the conversation and both member rows, or finds the existing one.
+        // Under a concurrent insert of the same pair, ON CONFLICT DO NOTHING returns nothing and the
+        // committed row may be invisible to this statement's snapshot: then the loop tries again.
+        let stmt = client
+            .prepare_cached(
+                "WITH ins AS ( \
+                    INSERT INTO conversations (id, participant1_id, participant2_id) \
+                    SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM users WHERE id = $4) \
+                    ON CONFLICT ON CONSTRAINT conversations_pair_key DO NOTHING \
+                    RETURNING id), \
+                 members AS ( \
+                    INSERT INTO conversation_members (conversation_id, user_id) \
+                    SELECT ins.id, u.id FROM ins CROSS JOIN (VALUES ($2::uuid), ($3::uuid)) AS u(id)) \
+                 SELECT id, true AS created FROM ins \
+                 UNION ALL \
+                 SELECT id, false FROM conversations WHERE participant1_id = $2 AND participant2_id = $3",
+            )
+            .await
+            .map_err(pg_error)?;
+        for _ in 0..3 {
+            let new_id = ConversationId::new_v7().as_uuid();
+            let rows = client
+                .query(
+                    &stmt,
+                    &[&new_id, &participants.first().as_uuid(), &participants.second().as_uuid(), &other.as_uuid()],
+                )
+                .await
+                .map_err(pg_error)?;
+            if let Some(row) = rows.first() {
+                let id: Uuid = row.get(0);
+                let created: bool = row.get(1);
+                let summary = self.load_summary(&client, id, viewer).await?;
+                return Ok(if created { GetOrCreate::Created(summary) } else { GetOrCreate::Found(summary) });
+            }
+            let known =
+                client.query_opt("SELECT 1 FROM users WHERE id = $1", &[&other.as_uuid()]).await.map_err(pg_error)?;
+            if known.is_none() {
+                return Ok(GetOrCreate::UnknownUser);
+            }
+        }
+        Err(PortError::Internal("get-or-create did not settle after 3 attempts".into()))
+    }
+}
+
+#[async_trait]
+impl MessageStore for PgStore {
+    async fn append_message(&self, new: NewMessage) -> Result<AppendOutcome, PortError> {
+        let client = self.client().await?;
+        // Happy path in one statement (one round trip, one implicit transaction): bump the
+        // conversation's last_seq under its row lock, insert with that seq. Nothing is returned
+        // when the conversation is missing, the sender is not in it, or the clientMessageId was
+        // used before; the slow path below tells those apart.
+        let append = client
+            .prepare_cached(
+                "WITH existing AS ( \
+                    SELECT 1 FROM messages WHERE sender_id = $2 AND client_message_id = $5), \
+                 conv AS ( \
+                    UPDATE conversations c SET last_seq = c.last_seq + 1, updated_at = now() \
+                     WHERE c.id = $1 AND $2 IN (c.participant1_id, c.participant2_id) \
+                       AND NOT EXISTS (SELECT 1 FROM existing) \
+                    RETURNING c.id, c.last_seq, \
+                      CASE WHEN c.participant1_id = $2 THEN c.participant2_id ELSE c.participant1_id END AS recipient_id), \
+                 ins AS ( \
+                    INSERT INTO messages (id, conversation_id, seq, sender_id, content, client_message_id) \
+                    SELECT $3, conv.id, conv.last_seq, $2, $4, $5 FROM conv \
+                    RETURNING id, conversation_id, seq, sender_id, content, status, created_at, delivered_at, \
+                              read_at, client_message_id) \
+                 SELECT ins.*, conv.recipient_id FROM ins CROSS JOIN conv",
+            )
+            .await
+            .map_err(pg_error)?;
+        let client_id = new.client_message_id.as_ref().map(ClientMessageId::as_str);
+        for _ in 0..3 {
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
+                &new.conversation_id.as_uuid(),
+                &new.sender_id.as_uuid(),
+                &new.id.as_uuid(),
+                &new.content.as_str(),
+                &client_id,
+            ];
+            match client.query_opt(&append, &params).await {
+                Ok(Some(row)) => return Ok(AppendOutcome::Stored(message_from_row(&row, 0)?)),
+                Ok(None) => {}
+                // A concurrent retry with the same clientMessageId committed first.
+                Err(e) if is_unique_violation(&e, "messages_sender_client_message_id_key") => continue,
+                Err(e) => return Err(pg_error(e)),
+            }
+            if let Some(client_id) = client_id {
+                let sql = format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+                      WHERE m.sender_id = $1 AND m.client_message_id = $2"
+                );
+                let stmt = client.prepare_cached(&sql).await.map_err(pg_error)?;
+                if let Some(row) =
+                    client.query_opt(&stmt, &[&new.sender_id.as_uuid(), &client_id]).await.map_err(pg_error)?
+                {
+                    return Ok(AppendOutcome::Duplicate(message_from_row(&row, 0)?));
+                }
+            }
+            let conversation = client
+                .query_opt(
+                    "SELECT participant1_id, participant2_id FROM conversations WHERE id = $1",
+                    &[&new.conversation_id.as_uuid()],
+                )
+                .await
+                .map_err(pg_error)?;
+            match conversation {
+                None => return Ok(AppendOutcome::ConversationNotFound),
+                Some(row) => {
+                    let (p1, p2): (Uuid, Uuid) = (row.get(0), row.get(1));
+                    if new.sender_id.as_uuid() != p1 && new.sender_id.as_uuid() != p2 {
+                        return Ok(AppendOutcome::NotParticipant);
+                    }
+                }
+            }
+            // A participant with no duplicate: a concurrent duplicate was deleted between
+            // statements, which cannot happen today; try again rather than guess.
+        }
+        Err(PortError::Internal("append did not settle after 3 attempts".into()))
+    }
+
+    async fn mark_delivered(&self, id: MessageId, at: DateTime<Utc>) -> Result<Message, PortError> {
+        let client = self.client().await?;
+        let sql = format!(
+            "UPDATE messages m SET status = 'delivered', delivered_at = $2 \
+               FROM conversations c \
+              WHERE m.id = $1 AND m.status = 'sent' AND c.id = m.conversation_id \
+             RETURNING {MESSAGE_COLUMNS}"
+        );
+        let stmt = client.prepare_cached(&sql).await.map_err(pg_error)?;
+        if let Some(row) = client.query_opt(&stmt, &[&id.as_uuid(), &at]).await.map_err(pg_error)? {
+            return Ok(message_from_row(&row, 0)?);
+        }
+        // Already delivered or read: return it as it is.
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.id = $1"
+        );
+        let stmt = client.prepare_cached(&sql).await.map_err(pg_error)?;
+        let row = client.query_one(&stmt, &[&id.as_uuid()]).await.map_err(pg_error)?;
+        message_from_row(&row, 0)
+    }
+}

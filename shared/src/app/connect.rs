@@ -1,0 +1,67 @@
+//! `$connect` and `$disconnect`.
+
+use std::time::Duration;
+
+use crate::auth::Identity;
+use crate::domain::{ConnectionId, UserProfile};
+use crate::ports::{Clock, Connection, ConnectionRegistry, UserStore};
+
+use super::AppError;
+
+/// Records a new connection: upserts the user from the token's claims and maps the connection
+/// id to the user, with an expiry (`ttl`) matching API Gateway's maximum connection duration.
+///
+/// # Errors
+/// [`AppError::Unavailable`] when PostgreSQL or DynamoDB cannot be reached; the handshake is refused.
+pub async fn connect(
+    users: &dyn UserStore,
+    registry: &dyn ConnectionRegistry,
+    clock: &dyn Clock,
+    ttl: Duration,
+    identity: &Identity,
+    connection_id: ConnectionId,
+) -> Result<Connection, AppError> {
+    let now = clock.now();
+    let connection = Connection {
+        connection_id,
+        user_id: identity.user_id,
+        connected_at: now,
+        expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(2)),
+    };
+    let profile = UserProfile { id: identity.user_id, display_name: identity.display_name.clone() };
+    let (user, registered) = tokio::join!(users.upsert_user(&profile), registry.register(&connection));
+    user?;
+    registered?;
+    Ok(connection)
+}
+
+/// Forgets a connection. Removing an unknown id is not an error.
+///
+/// # Errors
+/// [`AppError::Unavailable`] when DynamoDB cannot be reached (the item then expires by TTL).
+pub async fn disconnect(registry: &dyn ConnectionRegistry, connection_id: &ConnectionId) -> Result<(), AppError> {
+    registry.remove(connection_id).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::fakes::{FakeRegistry, FakeStore, FixedClock};
+    use crate::domain::UserId;
+
+    #[tokio::test]
+    async fn connecting_registers_the_connection_and_the_user() {
+        let (store, registry, clock) = (FakeStore::default(), FakeRegistry::default(), FixedClock::default());
+        let identity = Identity { user_id: UserId::from_subject("alice"), display_name: "alice".into() };
+        let c = connect(&store, &registry, &clock, Duration::from_secs(7200), &identity, ConnectionId::new("c1"))
+            .await
+            .unwrap();
+        assert_eq!((c.expires_at - c.connected_at).num_seconds(), 7200);
+        assert_eq!(registry.connections_of_sync(identity.user_id), vec![ConnectionId::new("c1")]);
+        assert!(store.has_user(identity.user_id));
+
+        disconnect(&registry, &ConnectionId::new("c1")).await.unwrap();
+        assert!(registry.connections_of_sync(identity.user_id).is_empty());
+    }
+}

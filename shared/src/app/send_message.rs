@@ -1,0 +1,251 @@
+//! `message:send`: store, push, mark delivered, ack.
+
+use crate::domain::{
+    ClientMessageId, ConnectionId, ConversationId, Message, MessageContent, MessageId, MessageStatus, UserId,
+};
+use crate::ports::{AppendOutcome, Clock, MessageStore, NewMessage};
+use crate::protocol::{MessageDto, PushEvent, SendMessageFrame};
+
+use super::{AppError, Fanout};
+
+/// A validated `message:send`.
+#[derive(Debug, Clone)]
+pub struct SendMessage {
+    pub conversation_id: ConversationId,
+    pub content: MessageContent,
+    pub client_message_id: Option<ClientMessageId>,
+}
+
+impl TryFrom<SendMessageFrame> for SendMessage {
+    type Error = AppError;
+
+    fn try_from(frame: SendMessageFrame) -> Result<Self, AppError> {
+        let invalid = |e: &dyn std::fmt::Display| AppError::Validation(e.to_string());
+        Ok(Self {
+            conversation_id: frame.conversation_id.parse().map_err(|e| invalid(&e))?,
+            content: MessageContent::parse(&frame.content).map_err(|e| invalid(&e))?,
+            client_message_id: frame.client_message_id.as_deref().map(ClientMessageId::parse).transpose().map_err(
+                |_| {
+                    AppError::Validation(format!(
+                        "clientMessageId must be 1 to {} visible ASCII characters",
+                        ClientMessageId::MAX_LEN
+                    ))
+                },
+            )?,
+        })
+    }
+}
+
+/// Sends a message: one transaction stores it (acknowledged only after commit), then it is pushed
+/// as `message:received` to every connection of the recipient and to the sender's other
+/// connections; if at least one recipient connection took it, it is marked delivered.
+///
+/// A retry with the same `clientMessageId` returns the first message and stores nothing; if that
+/// message is still only `sent`, the push is tried again (clients de-duplicate by `id`).
+///
+/// # Errors
+/// `Forbidden` if the sender is not a participant, `NotFound` for an unknown conversation,
+/// `Unavailable` if PostgreSQL is down (nothing stored, nothing pushed).
+pub async fn send_message(
+    messages: &dyn MessageStore,
+    fanout: Fanout<'_>,
+    clock: &dyn Clock,
+    sender: UserId,
+    sender_connection: Option<&ConnectionId>,
+    command: SendMessage,
+) -> Result<Message, AppError> {
+    let new = NewMessage {
+        id: MessageId::new_v7(),
+        conversation_id: command.conversation_id,
+        sender_id: sender,
+        content: command.content,
+        client_message_id: command.client_message_id,
+    };
+    let message = match messages.append_message(new).await? {
+        AppendOutcome::Stored(m) => m,
+        AppendOutcome::Duplicate(m) if m.status != MessageStatus::Sent => return Ok(m),
+        AppendOutcome::Duplicate(m) => m,
+        AppendOutcome::ConversationNotFound => {
+            return Err(AppError::NotFound(format!("conversation {} not found", command.conversation_id)));
+        }
+        AppendOutcome::NotParticipant => {
+            return Err(AppError::Forbidden("you are not a participant of this conversation".into()));
+        }
+    };
+
+    let event = PushEvent::new(
+        PushEvent::MESSAGE_RECEIVED,
+        serde_json::to_value(MessageDto::from(&message)).unwrap_or_default(),
+    );
+    let payload = serde_json::to_vec(&event).unwrap_or_default();
+    let report = fanout.push(&[message.recipient_id, sender], sender_connection, &payload).await;
+    if report.delivered[0] == 0 {
+        return Ok(message);
+    }
+    match messages.mark_delivered(message.id, clock.now()).await {
+        Ok(updated) => Ok(updated),
+        Err(error) => {
+            // Stored and pushed; only the status lags. Sync will deliver it again.
+            tracing::warn!(message = %message.id, %error, "could not mark a pushed message delivered");
+            Ok(message)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::fakes::{FakeNotifier, FakeRegistry, FakeStore, FixedClock};
+    use crate::ports::{Connection, ConnectionRegistry};
+
+    struct World {
+        store: FakeStore,
+        registry: FakeRegistry,
+        notifier: FakeNotifier,
+        clock: FixedClock,
+        alice: UserId,
+        bob: UserId,
+        conversation: ConversationId,
+    }
+
+    impl World {
+        fn new() -> Self {
+            let store = FakeStore::default();
+            let (alice, bob) = (store.add_user("alice"), store.add_user("bob"));
+            let conversation = store.add_conversation(alice, bob);
+            Self {
+                store,
+                registry: FakeRegistry::default(),
+                notifier: FakeNotifier::default(),
+                clock: FixedClock::default(),
+                alice,
+                bob,
+                conversation,
+            }
+        }
+
+        async fn connect(&self, user: UserId, id: &str) {
+            let now = chrono::Utc::now();
+            self.registry
+                .register(&Connection {
+                    connection_id: ConnectionId::new(id),
+                    user_id: user,
+                    connected_at: now,
+                    expires_at: now,
+                })
+                .await
+                .unwrap();
+        }
+
+        async fn send(
+            &self,
+            from: UserId,
+            conn: &str,
+            conversation: ConversationId,
+            text: &str,
+            client_id: Option<&str>,
+        ) -> Result<Message, AppError> {
+            let command = SendMessage {
+                conversation_id: conversation,
+                content: MessageContent::parse(text).unwrap(),
+                client_message_id: client_id.map(|c| ClientMessageId::parse(c).unwrap()),
+            };
+            let fanout = Fanout { registry: &self.registry, notifier: &self.notifier };
+            send_message(&self.store, fanout, &self.clock, from, Some(&ConnectionId::new(conn)), command).await
+        }
+    }
+
+    #[tokio::test]
+    async fn an_online_recipient_gets_the_message_and_it_is_delivered() {
+        let w = World::new();
+        w.connect(w.alice, "a1").await;
+        w.connect(w.alice, "a2").await;
+        w.connect(w.bob, "b1").await;
+        let m = w.send(w.alice, "a1", w.conversation, "hi", None).await.unwrap();
+        assert_eq!(m.status, MessageStatus::Delivered);
+        assert_eq!(m.seq, 1);
+        let mut pushed = w.notifier.pushed_to();
+        pushed.sort();
+        assert_eq!(pushed, vec!["a2".to_owned(), "b1".to_owned()], "sender's own connection is skipped");
+    }
+
+    #[tokio::test]
+    async fn an_offline_recipient_leaves_the_message_sent() {
+        let w = World::new();
+        w.connect(w.alice, "a1").await;
+        let m = w.send(w.alice, "a1", w.conversation, "hi", None).await.unwrap();
+        assert_eq!(m.status, MessageStatus::Sent);
+        assert_eq!(w.store.message_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_gone_connection_is_removed() {
+        let w = World::new();
+        w.connect(w.bob, "b-stale").await;
+        w.notifier.mark_gone("b-stale");
+        let m = w.send(w.alice, "a1", w.conversation, "hi", None).await.unwrap();
+        assert_eq!(m.status, MessageStatus::Sent);
+        assert!(w.registry.connections_of_sync(w.bob).is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_same_client_message_id_stores_one_message() {
+        let w = World::new();
+        let first = w.send(w.alice, "a1", w.conversation, "hi", Some("k1")).await.unwrap();
+        let second = w.send(w.alice, "a1", w.conversation, "hi again", Some("k1")).await.unwrap();
+        assert_eq!(first, second);
+        assert_eq!(w.store.message_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn seqs_are_gap_free() {
+        let w = World::new();
+        for n in 1..=5 {
+            let m = w.send(w.alice, "a1", w.conversation, "x", None).await.unwrap();
+            assert_eq!(m.seq, n);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stranger_is_forbidden_and_nothing_is_pushed() {
+        let w = World::new();
+        let carol = w.store.add_user("carol");
+        w.connect(w.bob, "b1").await;
+        let err = w.send(carol, "c1", w.conversation, "hi", None).await.unwrap_err();
+        assert!(matches!(err, AppError::Forbidden(_)));
+        assert_eq!(w.store.message_count(), 0);
+        assert!(w.notifier.pushed_to().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_unknown_conversation_is_not_found() {
+        let w = World::new();
+        let err = w.send(w.alice, "a1", ConversationId::new_v7(), "hi", None).await.unwrap_err();
+        assert!(matches!(err, AppError::NotFound(_)));
+    }
+
+    #[tokio::test]
+    async fn a_store_outage_is_unavailable_and_nothing_is_pushed() {
+        let w = World::new();
+        w.connect(w.bob, "b1").await;
+        w.store.set_down(true);
+        let err = w.send(w.alice, "a1", w.conversation, "hi", None).await.unwrap_err();
+        assert!(matches!(err, AppError::Unavailable(_)));
+        assert!(w.notifier.pushed_to().is_empty());
+    }
+
+    #[test]
+    fn frames_are_validated_into_commands() {
+        let frame = |cid: &str, content: &str, client: Option<&str>| SendMessageFrame {
+            conversation_id: cid.into(),
+            content: content.into(),
+            client_message_id: client.map(Into::into),
+        };
+        let id = ConversationId::new_v7().to_string();
+        assert!(SendMessage::try_from(frame(&id, "hi", Some("k"))).is_ok());
+        assert!(SendMessage::try_from(frame("nope", "hi", None)).is_err());
+        assert!(SendMessage::try_from(frame(&id, "  ", None)).is_err());
+        assert!(SendMessage::try_from(frame(&id, &"x".repeat(5001), None)).is_err());
+        assert!(SendMessage::try_from(frame(&id, "hi", Some(""))).is_err());
+    }
+}

@@ -1,0 +1,120 @@
+//! Configuration, read once from the environment at init.
+//!
+//! Every variable is listed in the README's configuration table; keep the two in step.
+
+use std::time::Duration;
+
+use crate::auth::{JwtAlgorithm, JwtConfig, KeySource};
+
+/// Everything a function (or `chat-local`) needs to build its adapters.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// PostgreSQL connection string (`DATABASE_URL`).
+    pub database_url: String,
+    /// Maximum pooled PostgreSQL connections per process (`DATABASE_POOL_SIZE`).
+    pub database_pool_size: usize,
+    /// DynamoDB table holding connection mappings (`CONNECTIONS_TABLE`).
+    pub connections_table: String,
+    /// Base URL of the API Gateway Management API, `https://{api}.execute-api.{region}.amazonaws.com/{stage}`
+    /// (`APIGW_MANAGEMENT_ENDPOINT`).
+    pub management_endpoint: Option<String>,
+    /// How long a connection item lives (`CONNECTION_TTL_SECONDS`; API Gateway closes sockets after 2 hours).
+    pub connection_ttl: Duration,
+    /// Timeout for each outbound call to PostgreSQL, DynamoDB and the management API (`OUTBOUND_TIMEOUT_MS`).
+    pub outbound_timeout: Duration,
+    /// Token verification settings.
+    pub jwt: JwtConfig,
+}
+
+/// A variable that is missing or unparsable.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    ///
+    /// # Errors
+    /// A variable that is set but invalid, or a JWT key setting that does not fit the algorithm.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads the configuration through `get`, so tests can supply their own variables.
+    ///
+    /// # Errors
+    /// As [`Config::from_env`].
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let number = |k: &str, default: u64| -> Result<u64, ConfigError> {
+            match get(k) {
+                None => Ok(default),
+                Some(v) => v.trim().parse().map_err(|_| ConfigError(format!("{k} must be a whole number, got {v:?}"))),
+            }
+        };
+        let algorithm = match get("JWT_ALGORITHM") {
+            None => JwtAlgorithm::Hs256,
+            Some(v) => v.parse().map_err(ConfigError)?,
+        };
+        let key = match algorithm {
+            JwtAlgorithm::Hs256 => KeySource::Secret(
+                get("JWT_SECRET").ok_or_else(|| ConfigError("JWT_SECRET is required for HS256".into()))?,
+            ),
+            JwtAlgorithm::Rs256 | JwtAlgorithm::Es256 => match (get("JWT_PUBLIC_KEY_PEM"), get("JWT_JWKS")) {
+                (Some(pem), None) => KeySource::PublicKeyPem(pem),
+                (None, Some(jwks)) => KeySource::Jwks(jwks),
+                _ => {
+                    return Err(ConfigError("RS256/ES256 need exactly one of JWT_PUBLIC_KEY_PEM or JWT_JWKS".into()));
+                }
+            },
+        };
+        Ok(Config {
+            database_url: get("DATABASE_URL")
+                .unwrap_or_else(|| "postgres://postgres:postgres@127.0.0.1:5432/chat".into()),
+            database_pool_size: number("DATABASE_POOL_SIZE", 4)? as usize,
+            connections_table: get("CONNECTIONS_TABLE").unwrap_or_else(|| "Connections".into()),
+            management_endpoint: get("APIGW_MANAGEMENT_ENDPOINT"),
+            connection_ttl: Duration::from_secs(number("CONNECTION_TTL_SECONDS", 7200)?),
+            outbound_timeout: Duration::from_millis(number("OUTBOUND_TIMEOUT_MS", 3000)?),
+            jwt: JwtConfig {
+                algorithm,
+                key,
+                issuer: get("JWT_ISSUER"),
+                audience: get("JWT_AUDIENCE"),
+                leeway_seconds: number("JWT_LEEWAY_SECONDS", 30)?,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn hs256_needs_a_secret() {
+        assert!(config(&[]).is_err());
+        let c = config(&[("JWT_SECRET", "s")]).unwrap();
+        assert_eq!(c.connections_table, "Connections");
+        assert_eq!(c.connection_ttl, Duration::from_secs(7200));
+    }
+
+    #[test]
+    fn rs256_needs_exactly_one_key_source() {
+        assert!(config(&[("JWT_ALGORITHM", "RS256")]).is_err());
+        assert!(config(&[("JWT_ALGORITHM", "RS256"), ("JWT_JWKS", "{}"), ("JWT_PUBLIC_KEY_PEM", "x")]).is_err());
+        assert!(config(&[("JWT_ALGORITHM", "RS256"), ("JWT_JWKS", "{}")]).is_ok());
+    }
+
+    #[test]
+    fn numbers_are_validated() {
+        let err = config(&[("JWT_SECRET", "s"), ("DATABASE_POOL_SIZE", "many")]).unwrap_err();
+        assert!(err.0.contains("DATABASE_POOL_SIZE"));
+    }
+}

@@ -1,0 +1,171 @@
+//! The edge: the only place that knows Lambda event types, HTTP status codes and error frames.
+//!
+//! Each function is a [`Handler`] (`functions/<name>/src/main.rs` runs one with [`run`]).
+//! `chat-local` and tests call the same handlers through [`Handlers::invoke`], with the JSON
+//! events API Gateway would send, so the in-process path is the Lambda path.
+
+mod authorizer;
+mod errors;
+mod http_api;
+mod websocket;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub use authorizer::Authorizer;
+pub use errors::error_body;
+pub use http_api::HttpCreateConversation;
+pub use websocket::{WsConnect, WsDefault, WsDisconnect, WsSendMessage};
+
+use crate::adapters::apigw::ApiGatewayNotifier;
+use crate::adapters::dynamodb::DynamoConnectionRegistry;
+use crate::adapters::postgres::PgStore;
+use crate::auth::TokenVerifier;
+use crate::config::Config;
+use crate::ports::{Cause, Clock, SystemClock};
+use crate::routes::Function;
+
+/// One Lambda function's logic: an event in, a response out. Errors are part of the response
+/// (an error ack, an HTTP error body, a deny policy); a handler never fails the invocation.
+#[async_trait]
+pub trait Handler: Send + Sync {
+    type Event: DeserializeOwned + Send;
+    type Response: Serialize;
+
+    async fn handle(&self, event: Self::Event) -> Self::Response;
+}
+
+/// Runs `handler` under the Lambda runtime until the environment is shut down.
+///
+/// # Errors
+/// The runtime API cannot be reached.
+pub async fn run<H: Handler>(handler: H) -> Result<(), lambda_runtime::Error> {
+    let handler = &handler;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<H::Event>| async move {
+        Ok::<_, std::convert::Infallible>(handler.handle(event.payload).await)
+    }))
+    .await
+}
+
+/// An event that does not deserialize into the handler's event type, or a response that does not serialize.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid event for this function: {0}")]
+pub struct InvokeError(#[from] serde_json::Error);
+
+/// Invokes `handler` with a JSON event, as the Lambda runtime would.
+///
+/// # Errors
+/// [`InvokeError`] when the event does not have the handler's event shape.
+pub async fn invoke_json<H: Handler>(handler: &H, event: Value) -> Result<Value, InvokeError> {
+    let event = serde_json::from_value(event)?;
+    Ok(serde_json::to_value(handler.handle(event).await)?)
+}
+
+/// The shared building blocks of every function, each built once per process.
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub config: Config,
+    pub store: PgStore,
+    pub registry: DynamoConnectionRegistry,
+    pub verifier: Arc<TokenVerifier>,
+    pub clock: Arc<dyn Clock>,
+    pub sdk: aws_config::SdkConfig,
+}
+
+impl Services {
+    /// Builds the clients from configuration. Nothing connects yet: the PostgreSQL pool and the
+    /// SDK clients connect on first use.
+    ///
+    /// # Errors
+    /// A malformed database URL or JWT key configuration.
+    pub async fn from_config(config: Config) -> Result<Self, Cause> {
+        let sdk = crate::adapters::aws_sdk_config(&config).await;
+        let registry =
+            DynamoConnectionRegistry::new(aws_sdk_dynamodb::Client::new(&sdk), config.connections_table.clone());
+        Ok(Self {
+            store: PgStore::new(&config.database_url, config.database_pool_size, config.outbound_timeout)?,
+            registry,
+            verifier: Arc::new(TokenVerifier::new(&config.jwt)?),
+            clock: Arc::new(SystemClock),
+            sdk,
+            config,
+        })
+    }
+
+    /// The management API notifier.
+    ///
+    /// # Errors
+    /// `APIGW_MANAGEMENT_ENDPOINT` is not set.
+    pub fn notifier(&self) -> Result<ApiGatewayNotifier, Cause> {
+        let endpoint = self
+            .config
+            .management_endpoint
+            .as_deref()
+            .ok_or("APIGW_MANAGEMENT_ENDPOINT is required by functions that push")?;
+        Ok(ApiGatewayNotifier::new(&self.sdk, endpoint))
+    }
+}
+
+/// Every function's handler, for running them all in one process (`chat-local`, tests).
+#[derive(Debug)]
+pub struct Handlers {
+    pub authorizer: Authorizer,
+    pub ws_connect: WsConnect,
+    pub ws_disconnect: WsDisconnect,
+    pub ws_default: WsDefault,
+    pub ws_send_message: WsSendMessage,
+    pub http_create_conversation: HttpCreateConversation,
+}
+
+impl Handlers {
+    /// # Errors
+    /// As [`Services::from_config`] and [`Services::notifier`].
+    pub fn new(services: &Services) -> Result<Self, Cause> {
+        Ok(Self {
+            authorizer: Authorizer::new(services),
+            ws_connect: WsConnect::new(services),
+            ws_disconnect: WsDisconnect::new(services),
+            ws_default: WsDefault,
+            ws_send_message: WsSendMessage::new(services)?,
+            http_create_conversation: HttpCreateConversation::new(services),
+        })
+    }
+
+    /// Invokes `function` with a JSON event and returns its JSON response, as Lambda would.
+    ///
+    /// # Errors
+    /// [`InvokeError`] when the event does not have the function's event shape.
+    pub async fn invoke(&self, function: Function, event: Value) -> Result<Value, InvokeError> {
+        match function {
+            Function::Authorizer => invoke_json(&self.authorizer, event).await,
+            Function::WsConnect => invoke_json(&self.ws_connect, event).await,
+            Function::WsDisconnect => invoke_json(&self.ws_disconnect, event).await,
+            Function::WsDefault => invoke_json(&self.ws_default, event).await,
+            Function::WsSendMessage => invoke_json(&self.ws_send_message, event).await,
+            Function::HttpCreateConversation => invoke_json(&self.http_create_conversation, event).await,
+        }
+    }
+}
+
+/// The caller, from the authorizer's context (`{userId, displayName}`), as API Gateway passes it
+/// to every later event (flat for WebSocket events, under `lambda` for the HTTP API).
+fn identity_from(fields: &std::collections::HashMap<String, Value>) -> Option<crate::auth::Identity> {
+    let user_id = fields.get("userId")?.as_str()?.parse().ok()?;
+    let display_name = fields.get("displayName").and_then(Value::as_str).unwrap_or_default().to_owned();
+    Some(crate::auth::Identity { user_id, display_name })
+}
+
+/// The request body as text (`None` for base64 that is not UTF-8).
+fn decode_body(body: Option<&str>, base64_encoded: bool) -> Option<String> {
+    use base64::Engine;
+    let body = body.unwrap_or_default();
+    if !base64_encoded {
+        return Some(body.to_owned());
+    }
+    let bytes = base64::engine::general_purpose::STANDARD.decode(body).ok()?;
+    String::from_utf8(bytes).ok()
+}

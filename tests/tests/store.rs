@@ -1,0 +1,216 @@
+//! The PostgreSQL store against a real PostgreSQL: ordering, idempotency, races, outages.
+
+use std::time::Duration;
+
+use chat_shared::adapters::postgres::PgStore;
+use chat_shared::domain::{
+    ClientMessageId, ConversationId, MessageContent, MessageId, MessageStatus, Participants, UserId, UserProfile,
+};
+use chat_shared::ports::{
+    AppendOutcome, ConversationStore, GetOrCreate, MessageStore, NewMessage, PortError, UserStore,
+};
+use chat_tests::TestWorld;
+use futures_util::future::join_all;
+
+async fn user(world: &TestWorld, name: &str) -> UserId {
+    let id = UserId::from_subject(name);
+    world.store.upsert_user(&UserProfile { id, display_name: name.into() }).await.expect("upsert user");
+    id
+}
+
+async fn conversation(world: &TestWorld, a: UserId, b: UserId) -> ConversationId {
+    match world.store.get_or_create_conversation(Participants::new(a, b).expect("two users"), a).await {
+        Ok(GetOrCreate::Created(s) | GetOrCreate::Found(s)) => s.conversation.id,
+        other => panic!("get-or-create failed: {other:?}"),
+    }
+}
+
+fn new_message(conversation: ConversationId, sender: UserId, text: &str, client_id: Option<&str>) -> NewMessage {
+    NewMessage {
+        id: MessageId::new_v7(),
+        conversation_id: conversation,
+        sender_id: sender,
+        content: MessageContent::parse(text).expect("valid content"),
+        client_message_id: client_id.map(|c| ClientMessageId::parse(c).expect("valid client id")),
+    }
+}
+
+/// Concurrent sends into one conversation get the seqs 1..=n, with no gap and no repeat.
+#[tokio::test]
+async fn concurrent_appends_get_gap_free_sequence_numbers() {
+    let world = TestWorld::new().await;
+    let (alice, bob) = (user(&world, "alice").await, user(&world, "bob").await);
+    let c = conversation(&world, alice, bob).await;
+
+    let outcomes = join_all((0..30).map(|i| {
+        let sender = if i % 2 == 0 { alice } else { bob };
+        world.store.append_message(new_message(c, sender, &format!("m{i}"), None))
+    }))
+    .await;
+    let mut seqs: Vec<i64> = outcomes
+        .into_iter()
+        .map(|o| match o.expect("append") {
+            AppendOutcome::Stored(m) => m.seq,
+            other => panic!("expected Stored, got {other:?}"),
+        })
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=30).collect::<Vec<_>>());
+
+    let row = world
+        .sql()
+        .await
+        .query_one("SELECT last_seq FROM conversations WHERE id = $1", &[&c.as_uuid()])
+        .await
+        .expect("query");
+    assert_eq!(row.get::<_, i64>(0), 30);
+}
+
+/// Ten concurrent retries with one clientMessageId store one row and all return that message.
+#[tokio::test]
+async fn concurrent_retries_with_one_client_message_id_store_one_message() {
+    let world = TestWorld::new().await;
+    let (alice, bob) = (user(&world, "alice").await, user(&world, "bob").await);
+    let c = conversation(&world, alice, bob).await;
+
+    let outcomes =
+        join_all((0..10).map(|_| world.store.append_message(new_message(c, alice, "once", Some("k-1"))))).await;
+    let messages: Vec<_> = outcomes
+        .into_iter()
+        .map(|o| match o.expect("append") {
+            AppendOutcome::Stored(m) | AppendOutcome::Duplicate(m) => m,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert!(messages.iter().all(|m| m.id == messages[0].id && m.seq == 1));
+
+    let sql = world.sql().await;
+    let count: i64 = sql.query_one("SELECT count(*) FROM messages", &[]).await.expect("count").get(0);
+    assert_eq!(count, 1);
+    let last_seq: i64 = sql.query_one("SELECT last_seq FROM conversations", &[]).await.expect("seq").get(0);
+    assert_eq!(last_seq, 1, "a refused duplicate must not burn a seq");
+}
+
+/// Concurrent get-or-create calls for one pair, from both sides, return one conversation.
+#[tokio::test]
+async fn concurrent_get_or_create_returns_one_conversation() {
+    let world = TestWorld::new().await;
+    let (alice, bob) = (user(&world, "alice").await, user(&world, "bob").await);
+    let pair = Participants::new(alice, bob).expect("pair");
+
+    let results =
+        join_all((0..12).map(|i| world.store.get_or_create_conversation(pair, if i % 2 == 0 { alice } else { bob })))
+            .await;
+    let mut created = 0;
+    let ids: Vec<_> = results
+        .into_iter()
+        .map(|r| match r.expect("get-or-create") {
+            GetOrCreate::Created(s) => {
+                created += 1;
+                s.conversation.id
+            }
+            GetOrCreate::Found(s) => s.conversation.id,
+            GetOrCreate::UnknownUser => panic!("both users exist"),
+        })
+        .collect();
+    assert_eq!(created, 1);
+    assert!(ids.iter().all(|id| *id == ids[0]));
+    let count: i64 =
+        world.sql().await.query_one("SELECT count(*) FROM conversations", &[]).await.expect("count").get(0);
+    assert_eq!(count, 1);
+}
+
+/// A conversation with a user the chat has never seen is refused, and nothing is created.
+#[tokio::test]
+async fn get_or_create_with_an_unknown_user_creates_nothing() {
+    let world = TestWorld::new().await;
+    let alice = user(&world, "alice").await;
+    let ghost = UserId::from_subject("ghost");
+    let outcome = world
+        .store
+        .get_or_create_conversation(Participants::new(alice, ghost).expect("pair"), alice)
+        .await
+        .expect("query");
+    assert_eq!(outcome, GetOrCreate::UnknownUser);
+    let count: i64 =
+        world.sql().await.query_one("SELECT count(*) FROM conversations", &[]).await.expect("count").get(0);
+    assert_eq!(count, 0);
+}
+
+/// The summary shows the other participant, the last message and the viewer's unread count.
+#[tokio::test]
+async fn a_found_conversation_carries_its_last_message_and_unread_count() {
+    let world = TestWorld::new().await;
+    let (alice, bob) = (user(&world, "alice").await, user(&world, "bob").await);
+    let c = conversation(&world, alice, bob).await;
+    for text in ["one", "two"] {
+        world.store.append_message(new_message(c, alice, text, None)).await.expect("append");
+    }
+    let GetOrCreate::Found(summary) =
+        world.store.get_or_create_conversation(Participants::new(alice, bob).expect("pair"), bob).await.expect("found")
+    else {
+        panic!("expected Found");
+    };
+    assert_eq!(summary.other_participant.display_name, "alice");
+    assert_eq!(summary.unread_count, 2);
+    assert_eq!(summary.conversation.last_seq, 2);
+    let last = summary.last_message.expect("a last message");
+    assert_eq!((last.seq, last.content.as_str(), last.recipient_id), (2, "two", bob));
+}
+
+/// Someone outside the conversation cannot append to it; an unknown conversation is not found.
+#[tokio::test]
+async fn strangers_and_unknown_conversations_are_refused_without_writing() {
+    let world = TestWorld::new().await;
+    let (alice, bob, carol) = (user(&world, "alice").await, user(&world, "bob").await, user(&world, "carol").await);
+    let c = conversation(&world, alice, bob).await;
+
+    let stranger = world.store.append_message(new_message(c, carol, "hi", Some("k"))).await.expect("query");
+    assert_eq!(stranger, AppendOutcome::NotParticipant);
+    let missing =
+        world.store.append_message(new_message(ConversationId::new_v7(), alice, "hi", None)).await.expect("query");
+    assert_eq!(missing, AppendOutcome::ConversationNotFound);
+
+    let sql = world.sql().await;
+    let count: i64 = sql.query_one("SELECT count(*) FROM messages", &[]).await.expect("count").get(0);
+    assert_eq!(count, 0);
+    let seq: i64 = sql.query_one("SELECT last_seq FROM conversations", &[]).await.expect("seq").get(0);
+    assert_eq!(seq, 0);
+}
+
+/// Delivery moves sent -> delivered once; a second mark keeps the first timestamp.
+#[tokio::test]
+async fn marking_delivered_is_idempotent() {
+    let world = TestWorld::new().await;
+    let (alice, bob) = (user(&world, "alice").await, user(&world, "bob").await);
+    let c = conversation(&world, alice, bob).await;
+    let AppendOutcome::Stored(m) = world.store.append_message(new_message(c, alice, "hi", None)).await.expect("append")
+    else {
+        panic!("stored");
+    };
+    assert_eq!(m.status, MessageStatus::Sent);
+    let first = world.store.mark_delivered(m.id, chrono::Utc::now()).await.expect("mark");
+    let second =
+        world.store.mark_delivered(m.id, chrono::Utc::now() + chrono::Duration::seconds(5)).await.expect("mark");
+    assert_eq!(first.status, MessageStatus::Delivered);
+    assert_eq!(first.delivered_at, second.delivered_at);
+}
+
+/// With PostgreSQL unreachable, calls fail fast as Unavailable (retryable), never hang.
+#[tokio::test]
+async fn an_unreachable_database_is_unavailable_quickly() {
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let store =
+        PgStore::new(&format!("postgres://postgres@127.0.0.1:{closed_port}/chat"), 2, Duration::from_millis(500))
+            .expect("pool");
+    let started = std::time::Instant::now();
+    let err = store
+        .upsert_user(&UserProfile { id: UserId::from_subject("a"), display_name: "a".into() })
+        .await
+        .expect_err("must fail");
+    assert!(matches!(err, PortError::Unavailable(_)), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+}
