@@ -330,6 +330,72 @@ mod tests {
         assert!(verifier.verify(&no_iss).is_err());
     }
 
+    fn asymmetric(algorithm: JwtAlgorithm, key: KeySource) -> JwtConfig {
+        JwtConfig { algorithm, key, issuer: None, audience: None, leeway_seconds: 5 }
+    }
+
+    fn signed(alg: Algorithm, kid: Option<&str>, private_pem: &str) -> String {
+        let mut header = Header::new(alg);
+        header.kid = kid.map(str::to_owned);
+        let claims = serde_json::json!({"sub": "carol", "exp": chrono::Utc::now().timestamp() + 600, "email": "c@x"});
+        let key = match alg {
+            Algorithm::ES256 => EncodingKey::from_ec_pem(private_pem.as_bytes()).unwrap(),
+            _ => EncodingKey::from_rsa_pem(private_pem.as_bytes()).unwrap(),
+        };
+        jsonwebtoken::encode(&header, &claims, &key).unwrap()
+    }
+
+    const ES_PRIVATE: &str = include_str!("../testdata/jwt/es256-test-private.pem");
+    const ES_PUBLIC: &str = include_str!("../testdata/jwt/es256-test-public.pem");
+    const RS_PRIVATE: &str = include_str!("../testdata/jwt/rs256-test-private.pem");
+    const RS_PUBLIC: &str = include_str!("../testdata/jwt/rs256-test-public.pem");
+    const RS_JWKS: &str = include_str!("../testdata/jwt/rs256-test-jwks.json");
+
+    #[test]
+    fn es256_tokens_verify_with_a_pem_public_key() {
+        let verifier =
+            TokenVerifier::new(&asymmetric(JwtAlgorithm::Es256, KeySource::PublicKeyPem(ES_PUBLIC.into()))).unwrap();
+        let identity = verifier.verify(&signed(Algorithm::ES256, None, ES_PRIVATE)).unwrap();
+        assert_eq!(identity.display_name, "c@x");
+        assert!(verifier.verify(&signed(Algorithm::RS256, None, RS_PRIVATE)).is_err(), "RS256 is not the pinned alg");
+    }
+
+    #[test]
+    fn rs256_tokens_verify_with_a_pem_or_a_jwks_selected_by_kid() {
+        let pem =
+            TokenVerifier::new(&asymmetric(JwtAlgorithm::Rs256, KeySource::PublicKeyPem(RS_PUBLIC.into()))).unwrap();
+        assert!(pem.verify(&signed(Algorithm::RS256, None, RS_PRIVATE)).is_ok());
+
+        let jwks = TokenVerifier::new(&asymmetric(JwtAlgorithm::Rs256, KeySource::Jwks(RS_JWKS.into()))).unwrap();
+        assert!(jwks.verify(&signed(Algorithm::RS256, Some("test-rsa-1"), RS_PRIVATE)).is_ok());
+        assert!(matches!(
+            jwks.verify(&signed(Algorithm::RS256, Some("other-kid"), RS_PRIVATE)),
+            Err(AuthError::UnknownKey)
+        ));
+    }
+
+    #[test]
+    fn an_hs256_token_signed_with_the_public_key_is_refused_by_an_rs256_verifier() {
+        // The classic algorithm-confusion attack: HMAC keyed with the (public) RSA key.
+        let claims = serde_json::json!({"sub": "mallory", "exp": chrono::Utc::now().timestamp() + 600});
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(RS_PUBLIC.as_bytes()),
+        )
+        .unwrap();
+        let verifier =
+            TokenVerifier::new(&asymmetric(JwtAlgorithm::Rs256, KeySource::PublicKeyPem(RS_PUBLIC.into()))).unwrap();
+        assert!(verifier.verify(&token).is_err());
+    }
+
+    #[test]
+    fn unusable_key_material_fails_at_init() {
+        assert!(TokenVerifier::new(&asymmetric(JwtAlgorithm::Rs256, KeySource::PublicKeyPem("nope".into()))).is_err());
+        assert!(TokenVerifier::new(&asymmetric(JwtAlgorithm::Rs256, KeySource::Jwks("{\"keys\":[]}".into()))).is_err());
+        assert!(TokenVerifier::new(&asymmetric(JwtAlgorithm::Rs256, KeySource::Jwks("not json".into()))).is_err());
+    }
+
     #[test]
     fn garbage_is_refused() {
         let verifier = TokenVerifier::new(&hs("s3cret")).unwrap();

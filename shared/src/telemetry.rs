@@ -15,6 +15,6 @@ pub fn init() {
     let _ = if json {
         builder.json().with_current_span(false).with_ansi(false).try_init()
     } else {
-        builder.with_target(false).try_init()
+        builder.with_target(false).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init()
     };
 }

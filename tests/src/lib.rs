@@ -228,3 +228,5 @@ impl Drop for TestWorld {
         let _ = cleanup.join();
     }
 }
+
+pub mod client;

@@ -320,7 +320,7 @@ impl MessageStore for PgStore {
         );
         let stmt = client.prepare_cached(&sql).await.map_err(pg_error)?;
         if let Some(row) = client.query_opt(&stmt, &[&id.as_uuid(), &at]).await.map_err(pg_error)? {
-            return Ok(message_from_row(&row, 0)?);
+            return message_from_row(&row, 0);
         }
         // Already delivered or read: return it as it is.
         let sql = format!(

@@ -109,14 +109,13 @@ impl MessageStore for FakeStore {
         if s.down {
             return Err(down());
         }
-        if let Some(client_id) = &new.client_message_id {
-            if let Some(m) = s
+        if let Some(client_id) = &new.client_message_id
+            && let Some(m) = s
                 .messages
                 .iter()
                 .find(|m| m.sender_id == new.sender_id && m.client_message_id.as_ref() == Some(client_id))
-            {
-                return Ok(AppendOutcome::Duplicate(m.clone()));
-            }
+        {
+            return Ok(AppendOutcome::Duplicate(m.clone()));
         }
         let Some(conversation) = s.conversations.get_mut(&new.conversation_id) else {
             return Ok(AppendOutcome::ConversationNotFound);

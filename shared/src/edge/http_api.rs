@@ -28,34 +28,31 @@ fn json_response(status: u16, body: &impl Serialize) -> ApiGatewayV2httpResponse
 
 fn error_response(error: &ErrorBody) -> ApiGatewayV2httpResponse {
     let mut response = json_response(error.code.http_status(), &RestError { status: "error", error });
-    if let Some(seconds) = error.retry_after {
-        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-            response.headers.insert(http::header::RETRY_AFTER, value);
-        }
+    if let Some(seconds) = error.retry_after
+        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+    {
+        response.headers.insert(http::header::RETRY_AFTER, value);
     }
     response
 }
 
-/// The caller and the parsed JSON body, or the error response to send instead.
+/// The caller and the parsed JSON body, or the error to answer instead.
 fn authenticated_json<T: serde::de::DeserializeOwned>(
     event: &ApiGatewayV2httpRequest,
-) -> Result<(Identity, T), ApiGatewayV2httpResponse> {
+) -> Result<(Identity, T), ErrorBody> {
     let identity = event
         .request_context
         .authorizer
         .as_ref()
         .and_then(|a| identity_from(&a.fields))
-        .ok_or_else(|| error_response(&ErrorBody::new(ErrorCode::Unauthorized, "not authenticated")))?;
+        .ok_or_else(|| ErrorBody::new(ErrorCode::Unauthorized, "not authenticated"))?;
     let body = decode_body(event.body.as_deref(), event.is_base64_encoded)
-        .ok_or_else(|| error_response(&ErrorBody::new(ErrorCode::ValidationError, "body must be UTF-8 JSON")))?;
+        .ok_or_else(|| ErrorBody::new(ErrorCode::ValidationError, "body must be UTF-8 JSON"))?;
     if body.len() > MAX_BODY_BYTES {
-        return Err(error_response(&ErrorBody::new(
-            ErrorCode::PayloadTooLarge,
-            format!("body must be at most {MAX_BODY_BYTES} bytes"),
-        )));
+        return Err(ErrorBody::new(ErrorCode::PayloadTooLarge, format!("body must be at most {MAX_BODY_BYTES} bytes")));
     }
     let parsed = serde_json::from_str(&body)
-        .map_err(|e| error_response(&ErrorBody::new(ErrorCode::ValidationError, format!("invalid body: {e}"))))?;
+        .map_err(|e| ErrorBody::new(ErrorCode::ValidationError, format!("invalid body: {e}")))?;
     Ok((identity, parsed))
 }
 
@@ -80,7 +77,7 @@ impl Handler for HttpCreateConversation {
     async fn handle(&self, event: Self::Event) -> Self::Response {
         let (caller, request) = match authenticated_json::<CreateConversationRequest>(&event) {
             Ok(parsed) => parsed,
-            Err(response) => return response,
+            Err(error) => return error_response(&error),
         };
         match app::create_conversation(&*self.users, &*self.conversations, &caller, &request.participant_id).await {
             Ok(c) => json_response(if c.created { 201 } else { 200 }, &ConversationDto::from(&c.conversation)),

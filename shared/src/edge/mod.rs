@@ -84,6 +84,15 @@ impl Services {
     /// A malformed database URL or JWT key configuration.
     pub async fn from_config(config: Config) -> Result<Self, Cause> {
         let sdk = crate::adapters::aws_sdk_config(&config).await;
+        Self::with_sdk(config, sdk)
+    }
+
+    /// As [`Services::from_config`], with an AWS SDK configuration built by the caller (tests
+    /// point it at an emulator without touching the process environment).
+    ///
+    /// # Errors
+    /// A malformed database URL or JWT key configuration.
+    pub fn with_sdk(config: Config, sdk: aws_config::SdkConfig) -> Result<Self, Cause> {
         let registry =
             DynamoConnectionRegistry::new(aws_sdk_dynamodb::Client::new(&sdk), config.connections_table.clone());
         Ok(Self {
