@@ -129,6 +129,14 @@ mod tests {
     }
 
     #[test]
+    fn fields_keep_their_documented_order_inside_an_ack() {
+        let data = serde_json::to_value(MessageDto::from(&message())).unwrap();
+        let ack = serde_json::to_string(&crate::protocol::Ack::success(None, data)).unwrap();
+        assert!(ack.contains(r#""data":{"id":"#), "{ack}");
+        assert!(ack.ends_with(r#""clientMessageId":"c-1"}}"#), "{ack}");
+    }
+
+    #[test]
     fn a_message_round_trips() {
         let dto = MessageDto::from(&message());
         let back: MessageDto = serde_json::from_str(&serde_json::to_string(&dto).unwrap()).unwrap();
