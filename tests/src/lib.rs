@@ -91,43 +91,27 @@ mod containers {
     }
 }
 
-/// `url` with its database name replaced.
+/// `url` (a `postgres://` URL) with its database name replaced; the query string is kept.
 pub fn with_database(url: &str, database: &str) -> String {
-    let mut config: url_like::Url = url_like::Url::parse(url);
-    config.path = format!("/{database}");
-    config.to_string()
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let path = base[authority..].find('/').map_or(base.len(), |i| authority + i);
+    let mut replaced = format!("{}/{database}", &base[..path]);
+    if let Some(query) = query {
+        replaced.push('?');
+        replaced.push_str(query);
+    }
+    replaced
 }
 
-mod url_like {
-    /// Just enough URL handling to swap the database of a `postgres://` URL.
-    pub struct Url {
-        pub head: String,
-        pub path: String,
-        pub query: String,
-    }
-
-    impl Url {
-        pub fn parse(url: &str) -> Url {
-            let (without_query, query) = match url.split_once('?') {
-                Some((a, q)) => (a, format!("?{q}")),
-                None => (url, String::new()),
-            };
-            let scheme_end = without_query.find("://").map_or(0, |i| i + 3);
-            match without_query[scheme_end..].find('/') {
-                Some(i) => Url {
-                    head: without_query[..scheme_end + i].to_owned(),
-                    path: without_query[scheme_end + i..].to_owned(),
-                    query,
-                },
-                None => Url { head: without_query.to_owned(), path: String::new(), query },
-            }
-        }
-    }
-
-    impl std::fmt::Display for Url {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            write!(f, "{}{}{}", self.head, self.path, self.query)
-        }
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_database_of_a_url_is_replaced() {
+        let swap = |url| super::with_database(url, "t1");
+        assert_eq!(swap("postgres://u:p@h:5432/chat"), "postgres://u:p@h:5432/t1");
+        assert_eq!(swap("postgres://u@h/chat?sslmode=disable"), "postgres://u@h/t1?sslmode=disable");
+        assert_eq!(swap("postgres://h:5432"), "postgres://h:5432/t1");
     }
 }
 

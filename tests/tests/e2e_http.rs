@@ -4,13 +4,19 @@ use chat_tests::TestWorld;
 use chat_tests::client::{TestUser, WsClient, create_conversation, post_json, start_gateway};
 use futures_util::future::join_all;
 
-/// The first call creates (201), the next finds (200) — from either side.
-#[tokio::test]
-async fn get_or_create_answers_201_then_200_with_the_same_conversation() {
+/// A gateway, and alice and bob, where bob has connected once (so the chat knows him).
+async fn alice_and_bob() -> (TestWorld, chat_local::LocalGateway, TestUser, TestUser) {
     let world = TestWorld::new().await;
     let gateway = start_gateway(&world).await;
     let (alice, bob) = (TestUser::new(&world, "alice"), TestUser::new(&world, "bob"));
     WsClient::connect(&gateway, &bob).await.close().await;
+    (world, gateway, alice, bob)
+}
+
+/// The first call creates (201), the next finds (200) — from either side.
+#[tokio::test]
+async fn get_or_create_answers_201_then_200_with_the_same_conversation() {
+    let (_world, gateway, alice, bob) = alice_and_bob().await;
 
     let (status, created) = create_conversation(&gateway, &alice, &bob.id()).await;
     assert_eq!(status, 201, "{created}");
@@ -28,10 +34,7 @@ async fn get_or_create_answers_201_then_200_with_the_same_conversation() {
 /// Concurrent calls for one pair agree on one conversation.
 #[tokio::test]
 async fn concurrent_creates_return_one_conversation() {
-    let world = TestWorld::new().await;
-    let gateway = start_gateway(&world).await;
-    let (alice, bob) = (TestUser::new(&world, "alice"), TestUser::new(&world, "bob"));
-    WsClient::connect(&gateway, &bob).await.close().await;
+    let (_world, gateway, alice, bob) = alice_and_bob().await;
     let bob_id = bob.id();
     let results = join_all((0..8).map(|_| create_conversation(&gateway, &alice, &bob_id))).await;
     let created = results.iter().filter(|(s, _)| *s == 201).count();

@@ -12,7 +12,7 @@ use aws_lambda_events::encodings::Body;
 use serde_json::Value;
 
 use super::{Handler, Services, decode_body, error_body, identity_from};
-use crate::app::{self, AppError, Fanout, SendMessage};
+use crate::app::{self, Fanout, SendMessage};
 use crate::domain::ConnectionId;
 use crate::ports::{Clock, ConnectionRegistry, MessageStore, Notifier, UserStore};
 use crate::protocol::{Ack, ClientFrame, ErrorBody, ErrorCode, FrameError, FrameErrorKind, MessageDto};
@@ -206,7 +206,7 @@ impl Handler for WsSendMessage {
             Ok(message) => {
                 Ack::success(request_id, serde_json::to_value(MessageDto::from(&message)).unwrap_or_default())
             }
-            Err(e @ AppError::Validation(_)) | Err(e) => Ack::error(request_id, error_body(&e)),
+            Err(e) => Ack::error(request_id, error_body(&e)),
         };
         ack_response(&ack)
     }
