@@ -24,6 +24,40 @@ pub struct Config {
     pub outbound_timeout: Duration,
     /// Token verification settings.
     pub jwt: JwtConfig,
+    /// Redis connection string (`REDIS_URL`; `rediss://` for TLS).
+    pub redis_url: String,
+    /// Prefix of every Redis key (`REDIS_KEY_PREFIX`), so environments can share a Redis.
+    pub redis_key_prefix: String,
+    /// Rate limits, per user.
+    pub rate_limits: RateLimits,
+    /// How long a `typing:start` lasts without a refresh (`TYPING_TTL_MS`).
+    pub typing_ttl: Duration,
+    /// Minimum time between two `typing:start` pushes for one typist (`TYPING_PUSH_INTERVAL_MS`).
+    pub typing_push_interval: Duration,
+    /// Attempts per push, with jittered exponential backoff between them (`PUSH_MAX_ATTEMPTS`).
+    pub push_max_attempts: u32,
+}
+
+/// Per-user rate limits: so many per minute, with a burst of a full minute's allowance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// `message:send` (`RATE_LIMIT_MESSAGES_PER_MINUTE`).
+    pub messages_per_minute: u32,
+    /// `typing:start`/`typing:stop` (`RATE_LIMIT_TYPING_PER_MINUTE`).
+    pub typing_per_minute: u32,
+    /// WebSocket connects (`RATE_LIMIT_CONNECTS_PER_MINUTE`).
+    pub connects_per_minute: u32,
+    /// What to do when Redis cannot answer (`RATE_LIMIT_ON_REDIS_FAILURE=allow|deny`).
+    pub on_failure: OnLimiterFailure,
+}
+
+/// The rate limiter's behaviour when Redis is unreachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnLimiterFailure {
+    /// Let the request through (logged and counted). The default: chat keeps working.
+    Allow,
+    /// Refuse with `SERVICE_UNAVAILABLE`.
+    Deny,
 }
 
 /// A variable that is missing or unparsable.
@@ -50,6 +84,12 @@ impl Config {
             match get(k) {
                 None => Ok(default),
                 Some(v) => v.trim().parse().map_err(|_| ConfigError(format!("{k} must be a whole number, got {v:?}"))),
+            }
+        };
+        let positive = |k: &str, default: u32| -> Result<u32, ConfigError> {
+            match u32::try_from(number(k, u64::from(default))?) {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(ConfigError(format!("{k} must be a whole number from 1 to {}", u32::MAX))),
             }
         };
         let algorithm = match get("JWT_ALGORITHM") {
@@ -83,6 +123,25 @@ impl Config {
                 audience: get("JWT_AUDIENCE"),
                 leeway_seconds: number("JWT_LEEWAY_SECONDS", 30)?,
             },
+            redis_url: get("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
+            redis_key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "chat:".into()),
+            rate_limits: RateLimits {
+                messages_per_minute: positive("RATE_LIMIT_MESSAGES_PER_MINUTE", 10)?,
+                typing_per_minute: positive("RATE_LIMIT_TYPING_PER_MINUTE", 120)?,
+                connects_per_minute: positive("RATE_LIMIT_CONNECTS_PER_MINUTE", 30)?,
+                on_failure: match get("RATE_LIMIT_ON_REDIS_FAILURE").as_deref().map(str::trim) {
+                    None | Some("allow") => OnLimiterFailure::Allow,
+                    Some("deny") => OnLimiterFailure::Deny,
+                    Some(other) => {
+                        return Err(ConfigError(format!(
+                            "RATE_LIMIT_ON_REDIS_FAILURE must be allow or deny, got {other:?}"
+                        )));
+                    }
+                },
+            },
+            typing_ttl: Duration::from_millis(number("TYPING_TTL_MS", 3000)?),
+            typing_push_interval: Duration::from_millis(number("TYPING_PUSH_INTERVAL_MS", 2000)?),
+            push_max_attempts: positive("PUSH_MAX_ATTEMPTS", 3)?,
         })
     }
 }
@@ -110,6 +169,17 @@ mod tests {
         assert!(config(&[("JWT_ALGORITHM", "RS256")]).is_err());
         assert!(config(&[("JWT_ALGORITHM", "RS256"), ("JWT_JWKS", "{}"), ("JWT_PUBLIC_KEY_PEM", "x")]).is_err());
         assert!(config(&[("JWT_ALGORITHM", "RS256"), ("JWT_JWKS", "{}")]).is_ok());
+    }
+
+    #[test]
+    fn rate_limits_default_to_the_specification_and_are_validated() {
+        let c = config(&[("JWT_SECRET", "s")]).unwrap();
+        assert_eq!(c.rate_limits.messages_per_minute, 10);
+        assert_eq!(c.rate_limits.on_failure, OnLimiterFailure::Allow);
+        assert!(config(&[("JWT_SECRET", "s"), ("RATE_LIMIT_MESSAGES_PER_MINUTE", "0")]).is_err());
+        assert!(config(&[("JWT_SECRET", "s"), ("RATE_LIMIT_ON_REDIS_FAILURE", "maybe")]).is_err());
+        let deny = config(&[("JWT_SECRET", "s"), ("RATE_LIMIT_ON_REDIS_FAILURE", "deny")]).unwrap();
+        assert_eq!(deny.rate_limits.on_failure, OnLimiterFailure::Deny);
     }
 
     #[test]

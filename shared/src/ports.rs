@@ -39,9 +39,20 @@ pub enum GetOrCreate {
     UnknownUser,
 }
 
+/// Whether the caller may act on a conversation, and the answer when they may.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scoped<T> {
+    Found(T),
+    ConversationNotFound,
+    NotParticipant,
+}
+
 /// Conversations.
 #[async_trait]
 pub trait ConversationStore: Send + Sync + std::fmt::Debug {
+    /// The conversation's participants (`None` if it does not exist).
+    async fn participants(&self, id: ConversationId) -> Result<Option<Participants>, PortError>;
+
     /// Returns the pair's conversation, creating it if needed (race-safe), as `viewer` sees it.
     async fn get_or_create_conversation(
         &self,
@@ -80,6 +91,92 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
     /// Moves a message from `sent` to `delivered`; returns the message as it now is
     /// (unchanged if it was already delivered or read).
     async fn mark_delivered(&self, id: MessageId, at: DateTime<Utc>) -> Result<Message, PortError>;
+
+    /// Marks the other participant's messages up to `up_to_seq` (default: the last) read by
+    /// `reader`, in one transaction. Never moves backwards; marking again changes nothing.
+    async fn mark_read(
+        &self,
+        conversation: ConversationId,
+        reader: UserId,
+        up_to_seq: Option<i64>,
+        at: DateTime<Utc>,
+    ) -> Result<Scoped<ReadReceipt>, PortError>;
+
+    /// Up to `limit` messages with `seq > after_seq`, in `seq` order; the reader's received
+    /// messages among them that were only `sent` become `delivered` (and are returned so).
+    async fn sync(
+        &self,
+        conversation: ConversationId,
+        reader: UserId,
+        after_seq: i64,
+        limit: i64,
+        at: DateTime<Utc>,
+    ) -> Result<Scoped<SyncBatch>, PortError>;
+}
+
+/// What a `mark_read` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadReceipt {
+    /// The participant whose messages were read (to notify).
+    pub other: UserId,
+    /// The reader's read position after the call.
+    pub last_read_seq: i64,
+    /// `Some(at)` when this call moved something, `None` when it changed nothing.
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+/// A page of `sync`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncBatch {
+    pub messages: Vec<Message>,
+    pub has_more: bool,
+    /// The participant who is not the reader.
+    pub other: UserId,
+    /// Messages this call moved from `sent` to `delivered` (in `seq` order).
+    pub newly_delivered: Vec<(MessageId, i64)>,
+}
+
+/// Typing state, kept with a TTL (Redis).
+#[async_trait]
+pub trait TypingTracker: Send + Sync + std::fmt::Debug {
+    /// Records (or refreshes) that `user` is typing. Returns whether to push `typing:start`:
+    /// true unless one was pushed for this typist within the push interval.
+    async fn started(&self, conversation: ConversationId, user: UserId) -> Result<bool, PortError>;
+
+    /// Records that `user` stopped typing. Returns whether they were typing.
+    async fn stopped(&self, conversation: ConversationId, user: UserId) -> Result<bool, PortError>;
+}
+
+/// Which per-user limit a request counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Limit {
+    Messages,
+    Typing,
+    Connects,
+}
+
+impl Limit {
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::Messages => "messages",
+            Limit::Typing => "typing",
+            Limit::Connects => "connects",
+        }
+    }
+}
+
+/// A rate limiter's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    Allowed,
+    Limited { retry_after: std::time::Duration },
+}
+
+/// Per-user rate limits, checked and counted atomically.
+#[async_trait]
+pub trait RateLimiter: Send + Sync + std::fmt::Debug {
+    /// Counts one request of `user` against `limit` if it fits.
+    async fn check(&self, limit: Limit, user: UserId) -> Result<RateDecision, PortError>;
 }
 
 /// A live WebSocket connection of a user.

@@ -11,17 +11,23 @@ pub enum Function {
     WsDisconnect,
     WsDefault,
     WsSendMessage,
+    WsTyping,
+    WsMarkRead,
+    WsSync,
     HttpCreateConversation,
 }
 
 impl Function {
     /// Every function, in a stable order.
-    pub const ALL: [Function; 6] = [
+    pub const ALL: [Function; 9] = [
         Function::Authorizer,
         Function::WsConnect,
         Function::WsDisconnect,
         Function::WsDefault,
         Function::WsSendMessage,
+        Function::WsTyping,
+        Function::WsMarkRead,
+        Function::WsSync,
         Function::HttpCreateConversation,
     ];
 
@@ -33,6 +39,9 @@ impl Function {
             Function::WsDisconnect => "ws-disconnect",
             Function::WsDefault => "ws-default",
             Function::WsSendMessage => "ws-send-message",
+            Function::WsTyping => "ws-typing",
+            Function::WsMarkRead => "ws-mark-read",
+            Function::WsSync => "ws-sync",
             Function::HttpCreateConversation => "http-create-conversation",
         }
     }
@@ -45,6 +54,9 @@ impl Function {
             Function::WsDisconnect => "WsDisconnectFunction",
             Function::WsDefault => "WsDefaultFunction",
             Function::WsSendMessage => "WsSendMessageFunction",
+            Function::WsTyping => "WsTypingFunction",
+            Function::WsMarkRead => "WsMarkReadFunction",
+            Function::WsSync => "WsSyncFunction",
             Function::HttpCreateConversation => "HttpCreateConversationFunction",
         }
     }
@@ -79,6 +91,14 @@ pub const WS_ROUTES: &[WsRoute] = &[
     WsRoute { route_key: "$disconnect", function: Function::WsDisconnect, two_way: false },
     WsRoute { route_key: "$default", function: Function::WsDefault, two_way: true },
     WsRoute { route_key: "message:send", function: Function::WsSendMessage, two_way: true },
+    // Typing answers only on error (a success has no body, so nothing is sent): typing is the
+    // most frequent frame, and every frame API Gateway sends is billed.
+    WsRoute { route_key: "typing:start", function: Function::WsTyping, two_way: true },
+    WsRoute { route_key: "typing:stop", function: Function::WsTyping, two_way: true },
+    WsRoute { route_key: "message:mark_read", function: Function::WsMarkRead, two_way: true },
+    WsRoute { route_key: "conversation:sync", function: Function::WsSync, two_way: true },
+    // Keep-alive (API Gateway closes connections idle for 10 minutes); answered by $default's function.
+    WsRoute { route_key: "ping", function: Function::WsDefault, two_way: true },
 ];
 
 /// HTTP API routes; every one is guarded by the authorizer.

@@ -133,6 +133,14 @@ impl TestWorld {
     /// # Panics
     /// If a service cannot be reached: the test cannot run without it.
     pub async fn new() -> TestWorld {
+        Self::with_env(&[]).await
+    }
+
+    /// As [`TestWorld::new`], with extra configuration variables (`RATE_LIMIT_...`, ...).
+    ///
+    /// # Panics
+    /// As [`TestWorld::new`].
+    pub async fn with_env(overrides: &[(&str, &str)]) -> TestWorld {
         let endpoints = endpoints().await;
         let id = Uuid::new_v4().simple().to_string();
         let database_name = format!("chat_test_{id}");
@@ -146,14 +154,18 @@ impl TestWorld {
 
         let table = format!("Connections_{id}");
         let secret = Uuid::new_v4().to_string();
-        let vars = [
+        let prefix = format!("test:{id}:");
+        let defaults = [
             ("DATABASE_URL", database_url.as_str()),
             ("CONNECTIONS_TABLE", table.as_str()),
             ("JWT_SECRET", secret.as_str()),
             ("OUTBOUND_TIMEOUT_MS", "2000"),
+            ("REDIS_URL", endpoints.redis_url.as_str()),
+            ("REDIS_KEY_PREFIX", prefix.as_str()),
         ];
-        let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned()))
-            .expect("test configuration");
+        let lookup =
+            |k: &str| overrides.iter().chain(defaults.iter()).find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+        let config = Config::from_lookup(lookup).expect("test configuration");
         let sdk = sdk_config(&endpoints.aws_endpoint_url, config.outbound_timeout).await;
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         let registry = DynamoConnectionRegistry::new(dynamo.clone(), table);
@@ -214,3 +226,21 @@ impl Drop for TestWorld {
 }
 
 pub mod client;
+pub mod proxy;
+
+/// A running gateway for `config` (which may differ from the world's, e.g. point through a
+/// [`proxy::FlakyProxy`]), using `sdk` for AWS calls.
+pub async fn start_gateway_with(config: Config, sdk: aws_config::SdkConfig) -> chat_local::LocalGateway {
+    let options = chat_local::Options {
+        ws_addr: "127.0.0.1:0".parse().expect("addr"),
+        http_addr: "127.0.0.1:0".parse().expect("addr"),
+        ..chat_local::Options::default()
+    };
+    chat_local::LocalGateway::start_with_sdk(config, sdk, options).await.expect("start chat-local")
+}
+
+/// A Redis connection for assertions.
+pub async fn redis(world: &TestWorld) -> redis::aio::MultiplexedConnection {
+    let client = redis::Client::open(world.config.redis_url.as_str()).expect("redis url");
+    client.get_multiplexed_async_connection().await.expect("connect to Redis (is it running?)")
+}

@@ -553,3 +553,109 @@ fn the_websocket_api_references_no_function() {
         assert!(functions.is_empty(), "{api_id} references {functions:?}; let integrations and permissions do that");
     }
 }
+
+/// Each WebSocket route is covered by the `SourceArn` of a permission on its own function
+/// (one permission may cover several routes with a wildcard), so no route fails at runtime
+/// with a 500 because API Gateway may not invoke its function for that route.
+#[test]
+fn every_websocket_route_is_covered_by_a_permission_source_arn_of_its_function() {
+    let template = Template::load();
+    let api_ids: BTreeSet<&str> = template.of_type(WS_API).map(|(id, _)| id).collect();
+    // (function logical id, SourceArn pattern after `${Api}/`, `${...}` turned into `*`)
+    let mut patterns: Vec<(String, String, &str)> = Vec::new();
+    for (permission_id, permission) in template.of_type(LAMBDA_PERMISSION) {
+        if str_at(permission, &["Properties", "Principal"]) != Some("apigateway.amazonaws.com") {
+            continue;
+        }
+        let Some(function_id) = template
+            .referenced(get(permission, &["Properties", "FunctionName"]).unwrap_or(&Value::Null), SERVERLESS_FUNCTION)
+            .into_iter()
+            .next()
+        else {
+            continue;
+        };
+        let source_arn = match get(permission, &["Properties", "SourceArn", "Fn::Sub"]) {
+            Some(Value::String(text)) => text.as_str(),
+            Some(Value::Sequence(parts)) => parts.first().and_then(Value::as_str).unwrap_or_default(),
+            _ => continue,
+        };
+        for api_id in &api_ids {
+            if let Some((_, rest)) = source_arn.split_once(&format!("${{{api_id}}}/")) {
+                patterns.push((function_id.clone(), wildcard_sub_variables(rest), permission_id));
+            }
+        }
+    }
+
+    let routes = template.ws_routes();
+    for route in WS_ROUTES {
+        let route_id =
+            routes.get(route.route_key).unwrap_or_else(|| panic!("the template has no route {:?}", route.route_key));
+        let function_id = template.ws_route_function(route_id);
+        // What API Gateway passes as the source ARN's resource part: `{stage}/{route key}`.
+        let invoked_as = format!("some-stage/{}", route.route_key);
+        let covered = patterns.iter().any(|(f, pattern, _)| *f == function_id && glob_matches(pattern, &invoked_as));
+        let candidates: Vec<&str> = patterns.iter().filter(|(f, ..)| *f == function_id).map(|(.., id)| *id).collect();
+        assert!(
+            covered,
+            "no apigateway.amazonaws.com permission on {function_id} has a SourceArn covering route {:?} \
+             (its permissions: {candidates:?})",
+            route.route_key
+        );
+    }
+}
+
+/// `${Name}` (a Sub variable such as the stage) can be anything at deploy time: make it `*`.
+fn wildcard_sub_variables(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find('}') {
+            Some(end) => {
+                out.push('*');
+                rest = &rest[start + end + 1..];
+            }
+            None => {
+                rest = &rest[start..];
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// IAM `ArnLike` matching: `*` matches any run of characters (`/` included), `?` any one.
+fn glob_matches(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            backtrack = Some((pi, ti));
+            pi += 1;
+        } else if let Some((star, matched)) = backtrack {
+            pi = star + 1;
+            ti = matched + 1;
+            backtrack = Some((star, matched + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+#[test]
+fn glob_matching_follows_arn_like() {
+    assert!(glob_matches("*/message:send", "prod/message:send"));
+    assert!(glob_matches("*/typing:*", "prod/typing:stop"));
+    assert!(glob_matches("*/*", "prod/$default"));
+    assert!(glob_matches("*", "prod/ping"));
+    assert!(!glob_matches("*/$default", "prod/ping"));
+    assert!(!glob_matches("*/typing:*", "prod/message:send"));
+    assert!(!glob_matches("prod/ping", "dev/ping"));
+    assert_eq!(wildcard_sub_variables("${StageName}/ping"), "*/ping");
+}

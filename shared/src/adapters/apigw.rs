@@ -1,7 +1,10 @@
 //! Pushes through the API Gateway Management API (`POST /@connections/{id}`).
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::Client;
+use aws_sdk_apigatewaymanagement::config::retry::RetryConfig;
 use aws_sdk_apigatewaymanagement::error::SdkError;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 
@@ -16,9 +19,16 @@ pub struct ApiGatewayNotifier {
 }
 
 impl ApiGatewayNotifier {
-    /// A notifier for the management API at `endpoint`.
-    pub fn new(sdk: &aws_config::SdkConfig, endpoint: &str) -> Self {
-        let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk).endpoint_url(endpoint).build();
+    /// A notifier for the management API at `endpoint`. Each push is tried up to
+    /// `max_attempts` times on transient failures (timeouts, 5xx, throttling), with jittered
+    /// exponential backoff; `410 Gone` is final.
+    pub fn new(sdk: &aws_config::SdkConfig, endpoint: &str, max_attempts: u32) -> Self {
+        let retry = RetryConfig::standard()
+            .with_max_attempts(max_attempts.max(1))
+            .with_initial_backoff(Duration::from_millis(20))
+            .with_max_backoff(Duration::from_millis(200));
+        let config =
+            aws_sdk_apigatewaymanagement::config::Builder::from(sdk).endpoint_url(endpoint).retry_config(retry).build();
         Self { client: Client::from_conf(config) }
     }
 

@@ -3,6 +3,7 @@
 pub mod apigw;
 pub mod dynamodb;
 pub mod postgres;
+pub mod redis;
 
 use std::time::Duration;
 

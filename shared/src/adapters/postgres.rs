@@ -14,7 +14,8 @@ use crate::domain::{
     MessageStatus, Participants, UserId, UserProfile,
 };
 use crate::ports::{
-    AppendOutcome, Cause, ConversationStore, GetOrCreate, MessageStore, NewMessage, PortError, UserStore,
+    AppendOutcome, Cause, ConversationStore, GetOrCreate, MessageStore, NewMessage, PortError, ReadReceipt, Scoped,
+    SyncBatch, UserStore,
 };
 
 mod embedded {
@@ -182,6 +183,10 @@ impl UserStore for PgStore {
 
 #[async_trait]
 impl ConversationStore for PgStore {
+    async fn participants(&self, id: ConversationId) -> Result<Option<Participants>, PortError> {
+        participants_of(&*self.client().await?, id).await
+    }
+
     async fn get_or_create_conversation(
         &self,
         participants: Participants,
@@ -330,4 +335,125 @@ impl MessageStore for PgStore {
         let row = client.query_one(&stmt, &[&id.as_uuid()]).await.map_err(pg_error)?;
         message_from_row(&row, 0)
     }
+
+    async fn mark_read(
+        &self,
+        conversation: ConversationId,
+        reader: UserId,
+        up_to_seq: Option<i64>,
+        at: DateTime<Utc>,
+    ) -> Result<Scoped<ReadReceipt>, PortError> {
+        let mut client = self.client().await?;
+        let Some(participants) = participants_of(&client, conversation).await? else {
+            return Ok(Scoped::ConversationNotFound);
+        };
+        let Some(other) = participants.other(reader) else {
+            return Ok(Scoped::NotParticipant);
+        };
+        // One transaction: the read position only moves forward (the member row's lock orders
+        // concurrent calls), and the other participant's messages up to it become read.
+        let tx = client.transaction().await.map_err(pg_error)?;
+        let target = tx
+            .query_one(
+                "SELECT least(coalesce($2, c.last_seq), c.last_seq), cm.last_read_seq \
+                   FROM conversations c \
+                   JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = $3 \
+                  WHERE c.id = $1 \
+                    FOR UPDATE OF cm",
+                &[&conversation.as_uuid(), &up_to_seq, &reader.as_uuid()],
+            )
+            .await
+            .map_err(pg_error)?;
+        let (target, last_read): (i64, i64) = (target.get(0), target.get(1));
+        if target <= last_read {
+            tx.rollback().await.map_err(pg_error)?;
+            return Ok(Scoped::Found(ReadReceipt { other, last_read_seq: last_read, read_at: None }));
+        }
+        tx.execute(
+            "UPDATE conversation_members SET last_read_seq = $3 WHERE conversation_id = $1 AND user_id = $2",
+            &[&conversation.as_uuid(), &reader.as_uuid(), &target],
+        )
+        .await
+        .map_err(pg_error)?;
+        tx.execute(
+            "UPDATE messages SET status = 'read', read_at = $4, delivered_at = coalesce(delivered_at, $4) \
+              WHERE conversation_id = $1 AND sender_id = $2 AND seq <= $3 AND read_at IS NULL",
+            &[&conversation.as_uuid(), &other.as_uuid(), &target, &at],
+        )
+        .await
+        .map_err(pg_error)?;
+        tx.commit().await.map_err(pg_error)?;
+        Ok(Scoped::Found(ReadReceipt { other, last_read_seq: target, read_at: Some(at) }))
+    }
+
+    async fn sync(
+        &self,
+        conversation: ConversationId,
+        reader: UserId,
+        after_seq: i64,
+        limit: i64,
+        at: DateTime<Utc>,
+    ) -> Result<Scoped<SyncBatch>, PortError> {
+        let client = self.client().await?;
+        let Some(participants) = participants_of(&client, conversation).await? else {
+            return Ok(Scoped::ConversationNotFound);
+        };
+        let Some(other) = participants.other(reader) else {
+            return Ok(Scoped::NotParticipant);
+        };
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+              WHERE m.conversation_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3"
+        );
+        let stmt = client.prepare_cached(&sql).await.map_err(pg_error)?;
+        let rows = client.query(&stmt, &[&conversation.as_uuid(), &after_seq, &(limit + 1)]).await.map_err(pg_error)?;
+        let has_more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut messages = rows
+            .iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(|row| message_from_row(row, 0))
+            .collect::<Result<Vec<_>, _>>()?;
+        let pending: Vec<Uuid> = messages
+            .iter()
+            .filter(|m| m.recipient_id == reader && m.status == MessageStatus::Sent)
+            .map(|m| m.id.as_uuid())
+            .collect();
+        let mut newly_delivered = Vec::new();
+        if !pending.is_empty() {
+            let stmt = client
+                .prepare_cached(
+                    "UPDATE messages SET status = 'delivered', delivered_at = $2 \
+                      WHERE id = ANY($1) AND status = 'sent' RETURNING id, seq",
+                )
+                .await
+                .map_err(pg_error)?;
+            let updated = client.query(&stmt, &[&pending, &at]).await.map_err(pg_error)?;
+            newly_delivered = updated.iter().map(|r| (MessageId::from_uuid(r.get(0)), r.get::<_, i64>(1))).collect();
+            newly_delivered.sort_by_key(|(_, seq)| *seq);
+            for m in &mut messages {
+                if newly_delivered.iter().any(|(id, _)| *id == m.id) {
+                    m.status = MessageStatus::Delivered;
+                    m.delivered_at = Some(at);
+                }
+            }
+        }
+        Ok(Scoped::Found(SyncBatch { messages, has_more, other, newly_delivered }))
+    }
+}
+
+/// The participants of `conversation` (`None` if it does not exist).
+async fn participants_of(
+    client: &deadpool_postgres::ClientWrapper,
+    conversation: ConversationId,
+) -> Result<Option<Participants>, PortError> {
+    let stmt = client
+        .prepare_cached("SELECT participant1_id, participant2_id FROM conversations WHERE id = $1")
+        .await
+        .map_err(pg_error)?;
+    let row = client.query_opt(&stmt, &[&conversation.as_uuid()]).await.map_err(pg_error)?;
+    row.map(|row| {
+        Participants::new(UserId::from_uuid(row.get(0)), UserId::from_uuid(row.get(1)))
+            .ok_or_else(|| corrupt("conversation with identical participants"))
+    })
+    .transpose()
 }

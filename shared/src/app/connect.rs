@@ -3,24 +3,37 @@
 use std::time::Duration;
 
 use crate::auth::Identity;
+use crate::config::OnLimiterFailure;
 use crate::domain::{ConnectionId, UserProfile};
-use crate::ports::{Clock, Connection, ConnectionRegistry, UserStore};
+use crate::ports::{Clock, Connection, ConnectionRegistry, Limit, RateLimiter, UserStore};
 
-use super::AppError;
+use super::{AppError, rate_limit};
+
+/// What connecting needs.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectDeps<'a> {
+    pub users: &'a dyn UserStore,
+    pub registry: &'a dyn ConnectionRegistry,
+    pub clock: &'a dyn Clock,
+    pub limiter: &'a dyn RateLimiter,
+    pub on_limiter_failure: OnLimiterFailure,
+    /// Lifetime of the connection item (API Gateway's maximum connection duration).
+    pub ttl: Duration,
+}
 
 /// Records a new connection: upserts the user from the token's claims and maps the connection
 /// id to the user, with an expiry (`ttl`) matching API Gateway's maximum connection duration.
 ///
 /// # Errors
-/// [`AppError::Unavailable`] when PostgreSQL or DynamoDB cannot be reached; the handshake is refused.
+/// `RateLimited` over the per-user connect limit; [`AppError::Unavailable`] when PostgreSQL or
+/// DynamoDB cannot be reached. Either way the handshake is refused.
 pub async fn connect(
-    users: &dyn UserStore,
-    registry: &dyn ConnectionRegistry,
-    clock: &dyn Clock,
-    ttl: Duration,
+    deps: ConnectDeps<'_>,
     identity: &Identity,
     connection_id: ConnectionId,
 ) -> Result<Connection, AppError> {
+    let ConnectDeps { users, registry, clock, ttl, .. } = deps;
+    rate_limit::enforce(deps.limiter, deps.on_limiter_failure, Limit::Connects, identity.user_id).await?;
     let now = clock.now();
     let connection = Connection {
         connection_id,
@@ -47,16 +60,23 @@ pub async fn disconnect(registry: &dyn ConnectionRegistry, connection_id: &Conne
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::fakes::{FakeRegistry, FakeStore, FixedClock};
+    use crate::app::fakes::{FakeLimiter, FakeRegistry, FakeStore, FixedClock};
     use crate::domain::UserId;
 
     #[tokio::test]
     async fn connecting_registers_the_connection_and_the_user() {
         let (store, registry, clock) = (FakeStore::default(), FakeRegistry::default(), FixedClock::default());
         let identity = Identity { user_id: UserId::from_subject("alice"), display_name: "alice".into() };
-        let c = connect(&store, &registry, &clock, Duration::from_secs(7200), &identity, ConnectionId::new("c1"))
-            .await
-            .unwrap();
+        let limiter = FakeLimiter::allowing();
+        let deps = ConnectDeps {
+            users: &store,
+            registry: &registry,
+            clock: &clock,
+            limiter: &limiter,
+            on_limiter_failure: OnLimiterFailure::Allow,
+            ttl: Duration::from_secs(7200),
+        };
+        let c = connect(deps, &identity, ConnectionId::new("c1")).await.unwrap();
         assert_eq!((c.expires_at - c.connected_at).num_seconds(), 7200);
         assert_eq!(registry.connections_of_sync(identity.user_id), vec![ConnectionId::new("c1")]);
         assert!(store.has_user(identity.user_id));

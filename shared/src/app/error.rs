@@ -13,6 +13,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// Over a rate limit; nothing was done. Retry after this many seconds.
+    #[error("rate limited for {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     /// A backing service is down; the client may retry.
     #[error("service unavailable")]
     Unavailable(#[source] PortError),

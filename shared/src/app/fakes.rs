@@ -16,6 +16,7 @@ fn down() -> PortError {
 #[derive(Debug, Default)]
 struct StoreState {
     down: bool,
+    read: HashMap<(ConversationId, UserId), i64>,
     users: HashMap<UserId, String>,
     conversations: HashMap<ConversationId, Conversation>,
     messages: Vec<Message>,
@@ -72,6 +73,14 @@ impl UserStore for FakeStore {
 
 #[async_trait]
 impl ConversationStore for FakeStore {
+    async fn participants(&self, id: ConversationId) -> Result<Option<Participants>, PortError> {
+        let s = self.0.lock().unwrap();
+        if s.down {
+            return Err(down());
+        }
+        Ok(s.conversations.get(&id).map(|c| c.participants))
+    }
+
     async fn get_or_create_conversation(
         &self,
         participants: Participants,
@@ -139,6 +148,64 @@ impl MessageStore for FakeStore {
         };
         s.messages.push(message.clone());
         Ok(AppendOutcome::Stored(message))
+    }
+
+    async fn mark_read(
+        &self,
+        conversation: ConversationId,
+        reader: UserId,
+        up_to_seq: Option<i64>,
+        at: DateTime<Utc>,
+    ) -> Result<Scoped<ReadReceipt>, PortError> {
+        let mut s = self.0.lock().unwrap();
+        let Some(c) = s.conversations.get(&conversation).cloned() else { return Ok(Scoped::ConversationNotFound) };
+        let Some(other) = c.participants.other(reader) else { return Ok(Scoped::NotParticipant) };
+        let target = up_to_seq.unwrap_or(c.last_seq).min(c.last_seq);
+        let last_read = s.read.get(&(conversation, reader)).copied().unwrap_or(0);
+        if target <= last_read {
+            return Ok(Scoped::Found(ReadReceipt { other, last_read_seq: last_read, read_at: None }));
+        }
+        s.read.insert((conversation, reader), target);
+        for m in s
+            .messages
+            .iter_mut()
+            .filter(|m| m.conversation_id == conversation && m.sender_id == other && m.seq <= target)
+        {
+            if m.read_at.is_none() {
+                m.status = MessageStatus::Read;
+                m.read_at = Some(at);
+                m.delivered_at.get_or_insert(at);
+            }
+        }
+        Ok(Scoped::Found(ReadReceipt { other, last_read_seq: target, read_at: Some(at) }))
+    }
+
+    async fn sync(
+        &self,
+        conversation: ConversationId,
+        reader: UserId,
+        after_seq: i64,
+        limit: i64,
+        at: DateTime<Utc>,
+    ) -> Result<Scoped<SyncBatch>, PortError> {
+        let mut s = self.0.lock().unwrap();
+        let Some(c) = s.conversations.get(&conversation).cloned() else { return Ok(Scoped::ConversationNotFound) };
+        let Some(other) = c.participants.other(reader) else { return Ok(Scoped::NotParticipant) };
+        let mut page: Vec<&mut Message> =
+            s.messages.iter_mut().filter(|m| m.conversation_id == conversation && m.seq > after_seq).collect();
+        page.sort_by_key(|m| m.seq);
+        let has_more = page.len() > limit as usize;
+        let mut newly_delivered = Vec::new();
+        let mut messages = Vec::new();
+        for m in page.into_iter().take(limit as usize) {
+            if m.recipient_id == reader && m.status == MessageStatus::Sent {
+                m.status = MessageStatus::Delivered;
+                m.delivered_at = Some(at);
+                newly_delivered.push((m.id, m.seq));
+            }
+            messages.push(m.clone());
+        }
+        Ok(Scoped::Found(SyncBatch { messages, has_more, other, newly_delivered }))
     }
 
     async fn mark_delivered(&self, id: MessageId, at: DateTime<Utc>) -> Result<Message, PortError> {
@@ -218,5 +285,57 @@ impl Default for FixedClock {
 impl Clock for FixedClock {
     fn now(&self) -> DateTime<Utc> {
         self.0
+    }
+}
+
+#[derive(Debug)]
+pub struct FakeLimiter(Option<Option<std::time::Duration>>);
+
+impl FakeLimiter {
+    pub fn allowing() -> Self {
+        Self(Some(None))
+    }
+
+    pub fn limited(retry_after: std::time::Duration) -> Self {
+        Self(Some(Some(retry_after)))
+    }
+
+    pub fn down() -> Self {
+        Self(None)
+    }
+}
+
+#[async_trait]
+impl RateLimiter for FakeLimiter {
+    async fn check(&self, _limit: Limit, _user: UserId) -> Result<RateDecision, PortError> {
+        match self.0 {
+            None => Err(PortError::Unavailable("fake limiter is down".into())),
+            Some(None) => Ok(RateDecision::Allowed),
+            Some(Some(retry_after)) => Ok(RateDecision::Limited { retry_after }),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct FakeTyping(Mutex<HashSet<(ConversationId, UserId)>>);
+
+impl FakeTyping {
+    pub fn set(&self, conversation: ConversationId, user: UserId) {
+        self.0.lock().unwrap().insert((conversation, user));
+    }
+
+    pub fn is_typing(&self, conversation: ConversationId, user: UserId) -> bool {
+        self.0.lock().unwrap().contains(&(conversation, user))
+    }
+}
+
+#[async_trait]
+impl TypingTracker for FakeTyping {
+    async fn started(&self, conversation: ConversationId, user: UserId) -> Result<bool, PortError> {
+        Ok(self.0.lock().unwrap().insert((conversation, user)))
+    }
+
+    async fn stopped(&self, conversation: ConversationId, user: UserId) -> Result<bool, PortError> {
+        Ok(self.0.lock().unwrap().remove(&(conversation, user)))
     }
 }

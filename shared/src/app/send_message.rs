@@ -1,12 +1,24 @@
 //! `message:send`: store, push, mark delivered, ack.
 
+use crate::config::OnLimiterFailure;
 use crate::domain::{
     ClientMessageId, ConnectionId, ConversationId, Message, MessageContent, MessageId, MessageStatus, UserId,
 };
-use crate::ports::{AppendOutcome, Clock, MessageStore, NewMessage};
+use crate::ports::{AppendOutcome, Clock, Limit, MessageStore, NewMessage, RateLimiter, TypingTracker};
 use crate::protocol::{MessageDto, PushEvent, SendMessageFrame};
 
-use super::{AppError, Fanout};
+use super::{AppError, Fanout, rate_limit};
+
+/// What sending needs.
+#[derive(Debug, Clone, Copy)]
+pub struct SendMessageDeps<'a> {
+    pub messages: &'a dyn MessageStore,
+    pub fanout: Fanout<'a>,
+    pub clock: &'a dyn Clock,
+    pub limiter: &'a dyn RateLimiter,
+    pub on_limiter_failure: OnLimiterFailure,
+    pub typing: &'a dyn TypingTracker,
+}
 
 /// A validated `message:send`.
 #[derive(Debug, Clone)]
@@ -43,17 +55,20 @@ impl TryFrom<SendMessageFrame> for SendMessage {
 /// A retry with the same `clientMessageId` returns the first message and stores nothing; if that
 /// message is still only `sent`, the push is tried again (clients de-duplicate by `id`).
 ///
+/// The sender's typing state is cleared with the send (the message itself tells the recipient).
+///
 /// # Errors
-/// `Forbidden` if the sender is not a participant, `NotFound` for an unknown conversation,
-/// `Unavailable` if PostgreSQL is down (nothing stored, nothing pushed).
+/// `RateLimited` over the per-user message limit (nothing stored), `Forbidden` if the sender
+/// is not a participant, `NotFound` for an unknown conversation, `Unavailable` if PostgreSQL is
+/// down (nothing stored, nothing pushed).
 pub async fn send_message(
-    messages: &dyn MessageStore,
-    fanout: Fanout<'_>,
-    clock: &dyn Clock,
+    deps: SendMessageDeps<'_>,
     sender: UserId,
     sender_connection: Option<&ConnectionId>,
     command: SendMessage,
 ) -> Result<Message, AppError> {
+    let SendMessageDeps { messages, fanout, clock, .. } = deps;
+    rate_limit::enforce(deps.limiter, deps.on_limiter_failure, Limit::Messages, sender).await?;
     let new = NewMessage {
         id: MessageId::new_v7(),
         conversation_id: command.conversation_id,
@@ -73,12 +88,15 @@ pub async fn send_message(
         }
     };
 
-    let event = PushEvent::new(
-        PushEvent::MESSAGE_RECEIVED,
-        serde_json::to_value(MessageDto::from(&message)).unwrap_or_default(),
+    let payload = super::event_payload(PushEvent::MESSAGE_RECEIVED, &MessageDto::from(&message));
+    let targets = [message.recipient_id, sender];
+    let (report, typing) = tokio::join!(
+        fanout.push(&targets, sender_connection, &payload),
+        deps.typing.stopped(message.conversation_id, sender),
     );
-    let payload = serde_json::to_vec(&event).unwrap_or_default();
-    let report = fanout.push(&[message.recipient_id, sender], sender_connection, &payload).await;
+    if let Err(error) = typing {
+        tracing::debug!(%error, "could not clear the sender's typing state; it expires by itself");
+    }
     if report.delivered[0] == 0 {
         return Ok(message);
     }
@@ -95,7 +113,7 @@ pub async fn send_message(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::fakes::{FakeNotifier, FakeRegistry, FakeStore, FixedClock};
+    use crate::app::fakes::{FakeLimiter, FakeNotifier, FakeRegistry, FakeStore, FakeTyping, FixedClock};
     use crate::ports::{Connection, ConnectionRegistry};
 
     struct World {
@@ -103,6 +121,8 @@ mod tests {
         registry: FakeRegistry,
         notifier: FakeNotifier,
         clock: FixedClock,
+        limiter: FakeLimiter,
+        typing: FakeTyping,
         alice: UserId,
         bob: UserId,
         conversation: ConversationId,
@@ -118,6 +138,8 @@ mod tests {
                 registry: FakeRegistry::default(),
                 notifier: FakeNotifier::default(),
                 clock: FixedClock::default(),
+                limiter: FakeLimiter::allowing(),
+                typing: FakeTyping::default(),
                 alice,
                 bob,
                 conversation,
@@ -150,8 +172,15 @@ mod tests {
                 content: MessageContent::parse(text).unwrap(),
                 client_message_id: client_id.map(|c| ClientMessageId::parse(c).unwrap()),
             };
-            let fanout = Fanout { registry: &self.registry, notifier: &self.notifier };
-            send_message(&self.store, fanout, &self.clock, from, Some(&ConnectionId::new(conn)), command).await
+            let deps = SendMessageDeps {
+                messages: &self.store,
+                fanout: Fanout { registry: &self.registry, notifier: &self.notifier },
+                clock: &self.clock,
+                limiter: &self.limiter,
+                on_limiter_failure: OnLimiterFailure::Allow,
+                typing: &self.typing,
+            };
+            send_message(deps, from, Some(&ConnectionId::new(conn)), command).await
         }
     }
 
@@ -232,6 +261,23 @@ mod tests {
         let err = w.send(w.alice, "a1", w.conversation, "hi", None).await.unwrap_err();
         assert!(matches!(err, AppError::Unavailable(_)));
         assert!(w.notifier.pushed_to().is_empty());
+    }
+
+    #[tokio::test]
+    async fn over_the_limit_nothing_is_stored_and_the_wait_is_reported() {
+        let mut w = World::new();
+        w.limiter = FakeLimiter::limited(std::time::Duration::from_millis(5500));
+        let err = w.send(w.alice, "a1", w.conversation, "hi", None).await.unwrap_err();
+        assert!(matches!(err, AppError::RateLimited { retry_after_secs: 6 }), "{err:?}");
+        assert_eq!(w.store.message_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn sending_clears_the_senders_typing_state() {
+        let w = World::new();
+        w.typing.set(w.conversation, w.alice);
+        w.send(w.alice, "a1", w.conversation, "hi", None).await.unwrap();
+        assert!(!w.typing.is_typing(w.conversation, w.alice));
     }
 
     #[test]

@@ -10,6 +10,14 @@ pub fn error_body(error: &AppError) -> ErrorBody {
         AppError::Validation(m) => ErrorBody::new(ErrorCode::ValidationError, m.clone()),
         AppError::Forbidden(m) => ErrorBody::new(ErrorCode::Forbidden, m.clone()),
         AppError::NotFound(m) => ErrorBody::new(ErrorCode::NotFound, m.clone()),
+        AppError::RateLimited { retry_after_secs } => {
+            let mut body = ErrorBody::new(
+                ErrorCode::ChatRateLimitExceeded,
+                "You are sending too quickly. Please wait before trying again.",
+            );
+            body.retry_after = Some(*retry_after_secs);
+            body
+        }
         AppError::Unavailable(cause) => {
             tracing::warn!(error = %chain(cause), "a backing service is unavailable");
             let mut body =

@@ -19,11 +19,12 @@ use serde_json::Value;
 pub use authorizer::Authorizer;
 pub use errors::error_body;
 pub use http_api::HttpCreateConversation;
-pub use websocket::{WsConnect, WsDefault, WsDisconnect, WsSendMessage};
+pub use websocket::{WsConnect, WsDefault, WsDisconnect, WsMarkRead, WsSendMessage, WsSync, WsTyping};
 
 use crate::adapters::apigw::ApiGatewayNotifier;
 use crate::adapters::dynamodb::DynamoConnectionRegistry;
 use crate::adapters::postgres::PgStore;
+use crate::adapters::redis::{RedisClient, RedisRateLimiter, RedisTypingTracker};
 use crate::auth::TokenVerifier;
 use crate::config::Config;
 use crate::ports::{Cause, Clock, SystemClock};
@@ -71,6 +72,7 @@ pub struct Services {
     pub config: Config,
     pub store: PgStore,
     pub registry: DynamoConnectionRegistry,
+    pub redis: RedisClient,
     pub verifier: Arc<TokenVerifier>,
     pub clock: Arc<dyn Clock>,
     pub sdk: aws_config::SdkConfig,
@@ -98,6 +100,7 @@ impl Services {
         Ok(Self {
             store: PgStore::new(&config.database_url, config.database_pool_size, config.outbound_timeout)?,
             registry,
+            redis: RedisClient::new(&config.redis_url, &config.redis_key_prefix, config.outbound_timeout)?,
             verifier: Arc::new(TokenVerifier::new(&config.jwt)?),
             clock: Arc::new(SystemClock),
             sdk,
@@ -115,7 +118,17 @@ impl Services {
             .management_endpoint
             .as_deref()
             .ok_or("APIGW_MANAGEMENT_ENDPOINT is required by functions that push")?;
-        Ok(ApiGatewayNotifier::new(&self.sdk, endpoint))
+        Ok(ApiGatewayNotifier::new(&self.sdk, endpoint, self.config.push_max_attempts))
+    }
+
+    /// The per-user rate limiter (Redis).
+    pub fn rate_limiter(&self) -> RedisRateLimiter {
+        RedisRateLimiter::new(self.redis.clone(), self.config.rate_limits)
+    }
+
+    /// Typing state (Redis).
+    pub fn typing_tracker(&self) -> RedisTypingTracker {
+        RedisTypingTracker::new(self.redis.clone(), self.config.typing_ttl, self.config.typing_push_interval)
     }
 }
 
@@ -127,6 +140,9 @@ pub struct Handlers {
     pub ws_disconnect: WsDisconnect,
     pub ws_default: WsDefault,
     pub ws_send_message: WsSendMessage,
+    pub ws_typing: WsTyping,
+    pub ws_mark_read: WsMarkRead,
+    pub ws_sync: WsSync,
     pub http_create_conversation: HttpCreateConversation,
 }
 
@@ -140,6 +156,9 @@ impl Handlers {
             ws_disconnect: WsDisconnect::new(services),
             ws_default: WsDefault,
             ws_send_message: WsSendMessage::new(services)?,
+            ws_typing: WsTyping::new(services)?,
+            ws_mark_read: WsMarkRead::new(services)?,
+            ws_sync: WsSync::new(services)?,
             http_create_conversation: HttpCreateConversation::new(services),
         })
     }
@@ -155,6 +174,9 @@ impl Handlers {
             Function::WsDisconnect => invoke_json(&self.ws_disconnect, event).await,
             Function::WsDefault => invoke_json(&self.ws_default, event).await,
             Function::WsSendMessage => invoke_json(&self.ws_send_message, event).await,
+            Function::WsTyping => invoke_json(&self.ws_typing, event).await,
+            Function::WsMarkRead => invoke_json(&self.ws_mark_read, event).await,
+            Function::WsSync => invoke_json(&self.ws_sync, event).await,
             Function::HttpCreateConversation => invoke_json(&self.http_create_conversation, event).await,
         }
     }

@@ -16,10 +16,55 @@ pub struct SendMessageFrame {
     pub client_message_id: Option<String>,
 }
 
-/// A parsed client frame. Fields are raw strings here; use cases parse them into domain types.
+/// `typing:start` / `typing:stop`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TypingFrame {
+    pub conversation_id: String,
+}
+
+/// `message:mark_read`: everything from the other participant up to `upToSeq` (default: all).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MarkReadFrame {
+    pub conversation_id: String,
+    #[serde(default)]
+    pub up_to_seq: Option<i64>,
+}
+
+/// `conversation:sync`: messages with `seq > afterSeq`, at most `limit` of them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncFrame {
+    pub conversation_id: String,
+    pub after_seq: i64,
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+/// A parsed client frame. Fields are raw here; use cases parse them into domain types.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientFrame {
     SendMessage(SendMessageFrame),
+    TypingStart(TypingFrame),
+    TypingStop(TypingFrame),
+    MarkRead(MarkReadFrame),
+    Sync(SyncFrame),
+    Ping,
+}
+
+impl ClientFrame {
+    /// The `action` this frame was sent with.
+    pub fn action(&self) -> &'static str {
+        match self {
+            ClientFrame::SendMessage(_) => "message:send",
+            ClientFrame::TypingStart(_) => "typing:start",
+            ClientFrame::TypingStop(_) => "typing:stop",
+            ClientFrame::MarkRead(_) => "message:mark_read",
+            ClientFrame::Sync(_) => "conversation:sync",
+            ClientFrame::Ping => "ping",
+        }
+    }
 }
 
 /// What was wrong with a frame.
@@ -73,12 +118,19 @@ impl ClientFrame {
             Some(Value::String(a)) => a.as_str(),
             _ => return Err(fail(FrameErrorKind::UnknownAction(None))),
         };
+        fn fields<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, FrameErrorKind> {
+            T::deserialize(value).map_err(|e| FrameErrorKind::Invalid(e.to_string()))
+        }
         let frame = match action {
-            "message:send" => ClientFrame::SendMessage(
-                serde_json::from_value(value.clone()).map_err(|e| fail(FrameErrorKind::Invalid(e.to_string())))?,
-            ),
-            other => return Err(fail(FrameErrorKind::UnknownAction(Some(other.to_owned())))),
-        };
+            "message:send" => fields(&value).map(ClientFrame::SendMessage),
+            "typing:start" => fields(&value).map(ClientFrame::TypingStart),
+            "typing:stop" => fields(&value).map(ClientFrame::TypingStop),
+            "message:mark_read" => fields(&value).map(ClientFrame::MarkRead),
+            "conversation:sync" => fields(&value).map(ClientFrame::Sync),
+            "ping" => Ok(ClientFrame::Ping),
+            other => Err(FrameErrorKind::UnknownAction(Some(other.to_owned()))),
+        }
+        .map_err(fail)?;
         Ok((frame, request_id))
     }
 }
@@ -121,6 +173,28 @@ mod tests {
     }
 
     #[test]
+    fn every_action_parses_into_its_frame() {
+        let cases = [
+            (r#"{"action":"typing:start","conversationId":"c"}"#, "typing:start"),
+            (r#"{"action":"typing:stop","conversationId":"c"}"#, "typing:stop"),
+            (r#"{"action":"message:mark_read","conversationId":"c","upToSeq":4}"#, "message:mark_read"),
+            (r#"{"action":"message:mark_read","conversationId":"c"}"#, "message:mark_read"),
+            (r#"{"action":"conversation:sync","conversationId":"c","afterSeq":0,"limit":50}"#, "conversation:sync"),
+            (r#"{"action":"ping"}"#, "ping"),
+        ];
+        for (body, action) in cases {
+            let (frame, _) = ClientFrame::parse(body).unwrap_or_else(|e| panic!("{body}: {e:?}"));
+            assert_eq!(frame.action(), action);
+        }
+        assert_eq!(
+            ClientFrame::parse(r#"{"action":"conversation:sync","conversationId":"c","afterSeq":"0"}"#)
+                .unwrap_err()
+                .kind,
+            FrameErrorKind::Invalid("invalid type: string \"0\", expected i64".into())
+        );
+    }
+
+    #[test]
     fn wrong_types_are_invalid() {
         let err = ClientFrame::parse(r#"{"action":"message:send","conversationId":5,"content":"hi"}"#).unwrap_err();
         assert!(matches!(err.kind, FrameErrorKind::Invalid(_)));
@@ -141,7 +215,7 @@ mod tests {
             let body = serde_json::json!({"action":"message:send","conversationId":cid,"content":content,"requestId":rid}).to_string();
             let (frame, got) = ClientFrame::parse(&body).unwrap();
             prop_assert_eq!(got, Some(rid));
-            let ClientFrame::SendMessage(f) = frame;
+            let ClientFrame::SendMessage(f) = frame else { panic!("a send frame") };
             prop_assert_eq!(f.conversation_id, cid);
             prop_assert_eq!(f.content, content);
         }

@@ -8,8 +8,11 @@ mod outbound;
 
 pub use dto::{ConversationDto, CreateConversationRequest, MessageDto, ParticipantDto};
 pub use error::{ErrorBody, ErrorCode, RestError};
-pub use inbound::{ClientFrame, FrameError, FrameErrorKind, MAX_REQUEST_ID_LEN, SendMessageFrame};
-pub use outbound::{Ack, AckStatus, PushEvent};
+pub use inbound::{
+    ClientFrame, FrameError, FrameErrorKind, MAX_REQUEST_ID_LEN, MarkReadFrame, SendMessageFrame, SyncFrame,
+    TypingFrame,
+};
+pub use outbound::{Ack, AckStatus, DeliveredEvent, Pong, PushEvent, ReadEvent, SyncPage, TypingEvent};
 
 /// RFC 3339 UTC timestamps with milliseconds (`2026-11-24T06:03:04.123Z`).
 pub(crate) mod timestamp {

@@ -45,10 +45,61 @@ pub struct PushEvent {
 
 impl PushEvent {
     pub const MESSAGE_RECEIVED: &'static str = "message:received";
+    pub const MESSAGE_DELIVERED: &'static str = "message:delivered";
+    pub const MESSAGES_READ: &'static str = "messages:read";
+    pub const TYPING_START: &'static str = "typing:start";
+    pub const TYPING_STOP: &'static str = "typing:stop";
 
     pub fn new(event: &str, data: Value) -> Self {
         Self { event: event.to_owned(), data }
     }
+}
+
+/// `message:delivered`: messages of the recipient's that reached them after the send's ack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveredEvent {
+    pub conversation_id: String,
+    pub message_ids: Vec<String>,
+    pub up_to_seq: i64,
+    #[serde(with = "super::timestamp")]
+    pub delivered_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// `messages:read` (also the data of a `message:mark_read` ack).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadEvent {
+    pub conversation_id: String,
+    pub up_to_seq: i64,
+    #[serde(with = "super::timestamp")]
+    pub read_at: chrono::DateTime<chrono::Utc>,
+    pub reader_id: String,
+}
+
+/// `typing:start` / `typing:stop`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TypingEvent {
+    pub conversation_id: String,
+    pub user_id: String,
+}
+
+/// The data of a `conversation:sync` ack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncPage {
+    pub messages: Vec<super::MessageDto>,
+    pub has_more: bool,
+}
+
+/// The data of a `ping` ack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pong {
+    pub pong: bool,
+    #[serde(with = "super::timestamp")]
+    pub server_time: chrono::DateTime<chrono::Utc>,
 }
 
 #[cfg(test)]

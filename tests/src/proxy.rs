@@ -1,0 +1,96 @@
+//! A TCP proxy that can be taken down and brought back, to test outages and recoveries of
+//! real services (PostgreSQL, the AWS emulator) without stopping them for everyone else.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// Forwards `127.0.0.1:<port>` to a target while up; while down, it cuts every open connection
+/// and refuses new ones (accepts and closes them at once).
+#[derive(Debug)]
+pub struct FlakyProxy {
+    addr: SocketAddr,
+    down: Arc<AtomicBool>,
+    links: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    accept: JoinHandle<()>,
+}
+
+impl FlakyProxy {
+    /// Starts forwarding to `target` (`host:port`).
+    ///
+    /// # Panics
+    /// If no local port can be bound.
+    pub async fn start(target: String) -> FlakyProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy address");
+        let down = Arc::new(AtomicBool::new(false));
+        let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let accept = {
+            let (down, links) = (down.clone(), links.clone());
+            tokio::spawn(async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    if down.load(Ordering::SeqCst) {
+                        drop(inbound);
+                        continue;
+                    }
+                    let target = target.clone();
+                    let link = tokio::spawn(async move {
+                        if let Ok(mut outbound) = TcpStream::connect(&target).await {
+                            let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                    links.lock().expect("links").push(link);
+                }
+            })
+        };
+        FlakyProxy { addr, down, links, accept }
+    }
+
+    /// `host:port` of the proxy.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Takes the proxy down (cutting open connections) or brings it back.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+        if down {
+            for link in self.links.lock().expect("links").drain(..) {
+                link.abort();
+            }
+        }
+    }
+}
+
+impl Drop for FlakyProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.set_down(true);
+    }
+}
+
+/// `host:port` of a URL such as `postgres://u:p@127.0.0.1:5432/db` or `http://127.0.0.1:4566`.
+pub fn host_port(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+    authority.rsplit_once('@').map_or(authority, |(_, h)| h).to_owned()
+}
+
+/// `url` with its `host:port` replaced by `addr`.
+pub fn through(url: &str, addr: SocketAddr) -> String {
+    url.replacen(&host_port(url), &addr.to_string(), 1)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn host_and_port_are_found_in_urls() {
+        assert_eq!(super::host_port("postgres://u:p@127.0.0.1:5432/db?x=1"), "127.0.0.1:5432");
+        assert_eq!(super::host_port("http://127.0.0.1:4566"), "127.0.0.1:4566");
+        let addr = "127.0.0.1:9".parse().expect("addr");
+        assert_eq!(super::through("postgres://u@127.0.0.1:5432/db", addr), "postgres://u@127.0.0.1:9/db");
+    }
+}
