@@ -269,3 +269,15 @@ async fn ping_is_answered_with_pong() {
     let ack = alice.ack("p").await;
     assert_eq!(ack["data"]["pong"], true, "{ack}");
 }
+
+/// Connects over the per-user limit are refused at the handshake with 429.
+#[tokio::test]
+async fn connects_over_the_limit_are_refused_with_429() {
+    let world = TestWorld::with_env(&[("RATE_LIMIT_CONNECTS_PER_MINUTE", "2")]).await;
+    let gateway = start_gateway(&world).await;
+    let alice = TestUser::new(&world, "alice");
+    let _first = WsClient::connect(&gateway, &alice).await;
+    let _second = WsClient::connect(&gateway, &alice).await;
+    let url = format!("{}?token={}", gateway.ws_url(), alice.token);
+    assert_eq!(chat_tests::client::refused_handshake_status(&url).await, 429);
+}
