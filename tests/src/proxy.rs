@@ -4,16 +4,20 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 /// Forwards `127.0.0.1:<port>` to a target while up; while down, it cuts every open connection
-/// and refuses new ones (accepts and closes them at once).
+/// and refuses new ones (accepts and closes them at once); while stalled, connections stay open
+/// but no byte moves (a network black hole).
 #[derive(Debug)]
 pub struct FlakyProxy {
     addr: SocketAddr,
     down: Arc<AtomicBool>,
+    stalled: Arc<AtomicBool>,
     links: Arc<Mutex<Vec<JoinHandle<()>>>>,
     accept: JoinHandle<()>,
 }
@@ -27,26 +31,37 @@ impl FlakyProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("proxy address");
         let down = Arc::new(AtomicBool::new(false));
+        let stalled = Arc::new(AtomicBool::new(false));
         let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let accept = {
-            let (down, links) = (down.clone(), links.clone());
+            let (down, stalled, links) = (down.clone(), stalled.clone(), links.clone());
             tokio::spawn(async move {
                 while let Ok((mut inbound, _)) = listener.accept().await {
                     if down.load(Ordering::SeqCst) {
                         drop(inbound);
                         continue;
                     }
-                    let target = target.clone();
+                    let (target, stalled) = (target.clone(), stalled.clone());
                     let link = tokio::spawn(async move {
-                        if let Ok(mut outbound) = TcpStream::connect(&target).await {
-                            let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        if let Ok(outbound) = TcpStream::connect(&target).await {
+                            let (from_client, to_client) = inbound.into_split();
+                            let (from_target, to_target) = outbound.into_split();
+                            tokio::join!(
+                                pump(from_client, to_target, stalled.clone()),
+                                pump(from_target, to_client, stalled)
+                            );
                         }
                     });
                     links.lock().expect("links").push(link);
                 }
             })
         };
-        FlakyProxy { addr, down, links, accept }
+        FlakyProxy { addr, down, stalled, links, accept }
+    }
+
+    /// Stops (or resumes) moving bytes on every connection, without closing any.
+    pub fn set_stalled(&self, stalled: bool) {
+        self.stalled.store(stalled, Ordering::SeqCst);
     }
 
     /// `host:port` of the proxy.
@@ -70,6 +85,24 @@ impl Drop for FlakyProxy {
         self.accept.abort();
         self.set_down(true);
     }
+}
+
+/// Copies bytes one way until either side closes, holding them while `stalled`.
+async fn pump(mut from: impl AsyncRead + Unpin, mut to: impl AsyncWrite + Unpin, stalled: Arc<AtomicBool>) {
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        while stalled.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if to.write_all(&buffer[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
 }
 
 /// `host:port` of a URL such as `postgres://u:p@127.0.0.1:5432/db` or `http://127.0.0.1:4566`.

@@ -128,3 +128,32 @@ async fn without_postgres_a_send_is_refused_and_its_retry_stores_one_message() {
     assert_eq!(count(&world, "SELECT count(*) FROM messages").await, 1);
     bob_ws.event("message:received").await;
 }
+
+/// With PostgreSQL stalled mid-connection (a network black hole), a send answers
+/// SERVICE_UNAVAILABLE within the outbound timeout instead of hanging; after recovery the
+/// retry stores one message.
+#[tokio::test]
+async fn a_stalled_postgres_cannot_make_a_send_hang() {
+    let world = TestWorld::new().await;
+    let proxy = FlakyProxy::start(host_port(&world.config.database_url)).await;
+    let mut config = world.config.clone();
+    config.database_url = through(&world.config.database_url, proxy.addr());
+    let gateway = start_gateway_with(config, world.sdk.clone()).await;
+    let (alice, _, conversation) = converse(&world, &gateway).await;
+    let mut alice_ws = WsClient::connect(&gateway, &alice).await;
+    alice_ws.send_message(&conversation, "warm the pool", None).await;
+
+    proxy.set_stalled(true);
+    let started = Instant::now();
+    let ack = alice_ws.send_message(&conversation, "stalled", Some("stall-1")).await;
+    assert_eq!(ack["error"]["code"], "SERVICE_UNAVAILABLE", "{ack}");
+    let took = started.elapsed();
+    assert!(took < world.config.outbound_timeout * 2, "took {took:?}");
+
+    proxy.set_stalled(false);
+    proxy.set_down(true);
+    proxy.set_down(false);
+    let retry = alice_ws.send_message(&conversation, "stalled", Some("stall-1")).await;
+    assert_eq!(retry["status"], "success", "{retry}");
+    assert_eq!(count(&world, "SELECT count(*) FROM messages WHERE client_message_id = 'stall-1'").await, 1);
+}

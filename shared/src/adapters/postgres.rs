@@ -42,6 +42,8 @@ pub async fn migrate(database_url: &str) -> Result<(), Cause> {
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// Bound on a whole store operation, established connections included.
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -69,7 +71,15 @@ impl PgStore {
             .runtime(Runtime::Tokio1)
             .timeouts(Timeouts { wait: Some(timeout), create: Some(timeout), recycle: Some(timeout) })
             .build()?;
-        Ok(Self { pool })
+        Ok(Self { pool, timeout })
+    }
+
+    /// Runs one store operation within the outbound timeout: the pool bounds getting a
+    /// connection, this bounds a query stalled on an established one.
+    async fn bounded<T>(&self, operation: impl Future<Output = Result<T, PortError>>) -> Result<T, PortError> {
+        tokio::time::timeout(self.timeout, operation)
+            .await
+            .unwrap_or_else(|elapsed| Err(PortError::Unavailable(Box::new(elapsed))))
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, PortError> {
@@ -167,24 +177,27 @@ fn is_unique_violation(e: &tokio_postgres::Error, constraint: &str) -> bool {
 #[async_trait]
 impl UserStore for PgStore {
     async fn upsert_user(&self, user: &UserProfile) -> Result<(), PortError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(
-                "INSERT INTO users (id, display_name) VALUES ($1, $2) \
+        self.bounded(async move {
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached(
+                    "INSERT INTO users (id, display_name) VALUES ($1, $2) \
                  ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name, updated_at = now() \
                  WHERE users.display_name IS DISTINCT FROM EXCLUDED.display_name",
-            )
-            .await
-            .map_err(pg_error)?;
-        client.execute(&stmt, &[&user.id.as_uuid(), &user.display_name]).await.map_err(pg_error)?;
-        Ok(())
+                )
+                .await
+                .map_err(pg_error)?;
+            client.execute(&stmt, &[&user.id.as_uuid(), &user.display_name]).await.map_err(pg_error)?;
+            Ok(())
+        })
+        .await
     }
 }
 
 #[async_trait]
 impl ConversationStore for PgStore {
     async fn participants(&self, id: ConversationId) -> Result<Option<Participants>, PortError> {
-        participants_of(&*self.client().await?, id).await
+        self.bounded(async move { participants_of(&*self.client().await?, id).await }).await
     }
 
     async fn get_or_create_conversation(
@@ -192,14 +205,15 @@ impl ConversationStore for PgStore {
         participants: Participants,
         viewer: UserId,
     ) -> Result<GetOrCreate, PortError> {
-        let other = participants.other(viewer).ok_or_else(|| corrupt("viewer is not a participant"))?;
-        let client = self.client().await?;
-        // One statement creates the conversation and both member rows, or finds the existing one.
-        // Under a concurrent insert of the same pair, ON CONFLICT DO NOTHING returns nothing and the
-        // committed row may be invisible to this statement's snapshot: then the loop tries again.
-        let stmt = client
-            .prepare_cached(
-                "WITH ins AS ( \
+        self.bounded(async move {
+            let other = participants.other(viewer).ok_or_else(|| corrupt("viewer is not a participant"))?;
+            let client = self.client().await?;
+            // One statement creates the conversation and both member rows, or finds the existing one.
+            // Under a concurrent insert of the same pair, ON CONFLICT DO NOTHING returns nothing and the
+            // committed row may be invisible to this statement's snapshot: then the loop tries again.
+            let stmt = client
+                .prepare_cached(
+                    "WITH ins AS ( \
                     INSERT INTO conversations (id, participant1_id, participant2_id) \
                     SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM users WHERE id = $4) \
                     ON CONFLICT ON CONSTRAINT conversations_pair_key DO NOTHING \
@@ -210,37 +224,42 @@ impl ConversationStore for PgStore {
                  SELECT id, true AS created FROM ins \
                  UNION ALL \
                  SELECT id, false FROM conversations WHERE participant1_id = $2 AND participant2_id = $3",
-            )
-            .await
-            .map_err(pg_error)?;
-        for _ in 0..3 {
-            let new_id = ConversationId::new_v7().as_uuid();
-            let rows = client
-                .query(
-                    &stmt,
-                    &[&new_id, &participants.first().as_uuid(), &participants.second().as_uuid(), &other.as_uuid()],
                 )
                 .await
                 .map_err(pg_error)?;
-            if let Some(row) = rows.first() {
-                let id: Uuid = row.get(0);
-                let created: bool = row.get(1);
-                let summary = self.load_summary(&client, id, viewer).await?;
-                return Ok(if created { GetOrCreate::Created(summary) } else { GetOrCreate::Found(summary) });
+            for _ in 0..3 {
+                let new_id = ConversationId::new_v7().as_uuid();
+                let rows = client
+                    .query(
+                        &stmt,
+                        &[&new_id, &participants.first().as_uuid(), &participants.second().as_uuid(), &other.as_uuid()],
+                    )
+                    .await
+                    .map_err(pg_error)?;
+                if let Some(row) = rows.first() {
+                    let id: Uuid = row.get(0);
+                    let created: bool = row.get(1);
+                    let summary = self.load_summary(&client, id, viewer).await?;
+                    return Ok(if created { GetOrCreate::Created(summary) } else { GetOrCreate::Found(summary) });
+                }
+                let known = client
+                    .query_opt("SELECT 1 FROM users WHERE id = $1", &[&other.as_uuid()])
+                    .await
+                    .map_err(pg_error)?;
+                if known.is_none() {
+                    return Ok(GetOrCreate::UnknownUser);
+                }
             }
-            let known =
-                client.query_opt("SELECT 1 FROM users WHERE id = $1", &[&other.as_uuid()]).await.map_err(pg_error)?;
-            if known.is_none() {
-                return Ok(GetOrCreate::UnknownUser);
-            }
-        }
-        Err(PortError::Internal("get-or-create did not settle after 3 attempts".into()))
+            Err(PortError::Internal("get-or-create did not settle after 3 attempts".into()))
+        })
+        .await
     }
 }
 
 #[async_trait]
 impl MessageStore for PgStore {
     async fn append_message(&self, new: NewMessage) -> Result<AppendOutcome, PortError> {
+        self.bounded(async move {
         let client = self.client().await?;
         // Happy path in one statement (one round trip, one implicit transaction): bump the
         // conversation's last_seq under its row lock, insert with that seq. Nothing is returned
@@ -313,9 +332,12 @@ impl MessageStore for PgStore {
             // statements, which cannot happen today; try again rather than guess.
         }
         Err(PortError::Internal("append did not settle after 3 attempts".into()))
+        })
+        .await
     }
 
     async fn mark_delivered(&self, id: MessageId, at: DateTime<Utc>) -> Result<Message, PortError> {
+        self.bounded(async move {
         let client = self.client().await?;
         let sql = format!(
             "UPDATE messages m SET status = 'delivered', delivered_at = $2 \
@@ -334,6 +356,8 @@ impl MessageStore for PgStore {
         let stmt = client.prepare_cached(&sql).await.map_err(pg_error)?;
         let row = client.query_one(&stmt, &[&id.as_uuid()]).await.map_err(pg_error)?;
         message_from_row(&row, 0)
+        })
+        .await
     }
 
     async fn mark_read(
@@ -343,47 +367,50 @@ impl MessageStore for PgStore {
         up_to_seq: Option<i64>,
         at: DateTime<Utc>,
     ) -> Result<Scoped<ReadReceipt>, PortError> {
-        let mut client = self.client().await?;
-        let Some(participants) = participants_of(&client, conversation).await? else {
-            return Ok(Scoped::ConversationNotFound);
-        };
-        let Some(other) = participants.other(reader) else {
-            return Ok(Scoped::NotParticipant);
-        };
-        // One transaction: the read position only moves forward (the member row's lock orders
-        // concurrent calls), and the other participant's messages up to it become read.
-        let tx = client.transaction().await.map_err(pg_error)?;
-        let target = tx
-            .query_one(
-                "SELECT least(coalesce($2, c.last_seq), c.last_seq), cm.last_read_seq \
+        self.bounded(async move {
+            let mut client = self.client().await?;
+            let Some(participants) = participants_of(&client, conversation).await? else {
+                return Ok(Scoped::ConversationNotFound);
+            };
+            let Some(other) = participants.other(reader) else {
+                return Ok(Scoped::NotParticipant);
+            };
+            // One transaction: the read position only moves forward (the member row's lock orders
+            // concurrent calls), and the other participant's messages up to it become read.
+            let tx = client.transaction().await.map_err(pg_error)?;
+            let target = tx
+                .query_one(
+                    "SELECT least(coalesce($2, c.last_seq), c.last_seq), cm.last_read_seq \
                    FROM conversations c \
                    JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = $3 \
                   WHERE c.id = $1 \
                     FOR UPDATE OF cm",
-                &[&conversation.as_uuid(), &up_to_seq, &reader.as_uuid()],
+                    &[&conversation.as_uuid(), &up_to_seq, &reader.as_uuid()],
+                )
+                .await
+                .map_err(pg_error)?;
+            let (target, last_read): (i64, i64) = (target.get(0), target.get(1));
+            if target <= last_read {
+                tx.rollback().await.map_err(pg_error)?;
+                return Ok(Scoped::Found(ReadReceipt { other, last_read_seq: last_read, read_at: None }));
+            }
+            tx.execute(
+                "UPDATE conversation_members SET last_read_seq = $3 WHERE conversation_id = $1 AND user_id = $2",
+                &[&conversation.as_uuid(), &reader.as_uuid(), &target],
             )
             .await
             .map_err(pg_error)?;
-        let (target, last_read): (i64, i64) = (target.get(0), target.get(1));
-        if target <= last_read {
-            tx.rollback().await.map_err(pg_error)?;
-            return Ok(Scoped::Found(ReadReceipt { other, last_read_seq: last_read, read_at: None }));
-        }
-        tx.execute(
-            "UPDATE conversation_members SET last_read_seq = $3 WHERE conversation_id = $1 AND user_id = $2",
-            &[&conversation.as_uuid(), &reader.as_uuid(), &target],
-        )
-        .await
-        .map_err(pg_error)?;
-        tx.execute(
-            "UPDATE messages SET status = 'read', read_at = $4, delivered_at = coalesce(delivered_at, $4) \
+            tx.execute(
+                "UPDATE messages SET status = 'read', read_at = $4, delivered_at = coalesce(delivered_at, $4) \
               WHERE conversation_id = $1 AND sender_id = $2 AND seq <= $3 AND read_at IS NULL",
-            &[&conversation.as_uuid(), &other.as_uuid(), &target, &at],
-        )
+                &[&conversation.as_uuid(), &other.as_uuid(), &target, &at],
+            )
+            .await
+            .map_err(pg_error)?;
+            tx.commit().await.map_err(pg_error)?;
+            Ok(Scoped::Found(ReadReceipt { other, last_read_seq: target, read_at: Some(at) }))
+        })
         .await
-        .map_err(pg_error)?;
-        tx.commit().await.map_err(pg_error)?;
-        Ok(Scoped::Found(ReadReceipt { other, last_read_seq: target, read_at: Some(at) }))
     }
 
     async fn sync(
@@ -394,50 +421,55 @@ impl MessageStore for PgStore {
         limit: i64,
         at: DateTime<Utc>,
     ) -> Result<Scoped<SyncBatch>, PortError> {
-        let client = self.client().await?;
-        let Some(participants) = participants_of(&client, conversation).await? else {
-            return Ok(Scoped::ConversationNotFound);
-        };
-        let Some(other) = participants.other(reader) else {
-            return Ok(Scoped::NotParticipant);
-        };
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+        self.bounded(async move {
+            let client = self.client().await?;
+            let Some(participants) = participants_of(&client, conversation).await? else {
+                return Ok(Scoped::ConversationNotFound);
+            };
+            let Some(other) = participants.other(reader) else {
+                return Ok(Scoped::NotParticipant);
+            };
+            let sql = format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN conversations c ON c.id = m.conversation_id \
               WHERE m.conversation_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3"
-        );
-        let stmt = client.prepare_cached(&sql).await.map_err(pg_error)?;
-        let rows = client.query(&stmt, &[&conversation.as_uuid(), &after_seq, &(limit + 1)]).await.map_err(pg_error)?;
-        let has_more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-        let mut messages = rows
-            .iter()
-            .take(usize::try_from(limit).unwrap_or(usize::MAX))
-            .map(|row| message_from_row(row, 0))
-            .collect::<Result<Vec<_>, _>>()?;
-        let pending: Vec<Uuid> = messages
-            .iter()
-            .filter(|m| m.recipient_id == reader && m.status == MessageStatus::Sent)
-            .map(|m| m.id.as_uuid())
-            .collect();
-        let mut newly_delivered = Vec::new();
-        if !pending.is_empty() {
-            let stmt = client
-                .prepare_cached(
-                    "UPDATE messages SET status = 'delivered', delivered_at = $2 \
+            );
+            let stmt = client.prepare_cached(&sql).await.map_err(pg_error)?;
+            let rows =
+                client.query(&stmt, &[&conversation.as_uuid(), &after_seq, &(limit + 1)]).await.map_err(pg_error)?;
+            let has_more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+            let mut messages = rows
+                .iter()
+                .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                .map(|row| message_from_row(row, 0))
+                .collect::<Result<Vec<_>, _>>()?;
+            let pending: Vec<Uuid> = messages
+                .iter()
+                .filter(|m| m.recipient_id == reader && m.status == MessageStatus::Sent)
+                .map(|m| m.id.as_uuid())
+                .collect();
+            let mut newly_delivered = Vec::new();
+            if !pending.is_empty() {
+                let stmt = client
+                    .prepare_cached(
+                        "UPDATE messages SET status = 'delivered', delivered_at = $2 \
                       WHERE id = ANY($1) AND status = 'sent' RETURNING id, seq",
-                )
-                .await
-                .map_err(pg_error)?;
-            let updated = client.query(&stmt, &[&pending, &at]).await.map_err(pg_error)?;
-            newly_delivered = updated.iter().map(|r| (MessageId::from_uuid(r.get(0)), r.get::<_, i64>(1))).collect();
-            newly_delivered.sort_by_key(|(_, seq)| *seq);
-            for m in &mut messages {
-                if newly_delivered.iter().any(|(id, _)| *id == m.id) {
-                    m.status = MessageStatus::Delivered;
-                    m.delivered_at = Some(at);
+                    )
+                    .await
+                    .map_err(pg_error)?;
+                let updated = client.query(&stmt, &[&pending, &at]).await.map_err(pg_error)?;
+                newly_delivered =
+                    updated.iter().map(|r| (MessageId::from_uuid(r.get(0)), r.get::<_, i64>(1))).collect();
+                newly_delivered.sort_by_key(|(_, seq)| *seq);
+                for m in &mut messages {
+                    if newly_delivered.iter().any(|(id, _)| *id == m.id) {
+                        m.status = MessageStatus::Delivered;
+                        m.delivered_at = Some(at);
+                    }
                 }
             }
-        }
-        Ok(Scoped::Found(SyncBatch { messages, has_more, other, newly_delivered }))
+            Ok(Scoped::Found(SyncBatch { messages, has_more, other, newly_delivered }))
+        })
+        .await
     }
 }
 
