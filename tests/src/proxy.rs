@@ -36,7 +36,7 @@ impl FlakyProxy {
         let accept = {
             let (down, stalled, links) = (down.clone(), stalled.clone(), links.clone());
             tokio::spawn(async move {
-                while let Ok((mut inbound, _)) = listener.accept().await {
+                while let Ok((inbound, _)) = listener.accept().await {
                     if down.load(Ordering::SeqCst) {
                         drop(inbound);
                         continue;
