@@ -355,19 +355,29 @@ struct ReadAck {
     read_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// `message:mark_read`.
+/// What the receipt and sync handlers share: messages, pushes, the clock.
 #[derive(Debug, Clone)]
-pub struct WsMarkRead {
+struct MessagesAndPush {
     messages: Arc<dyn MessageStore>,
     push: Push,
     clock: Arc<dyn Clock>,
 }
 
+impl MessagesAndPush {
+    fn new(s: &Services) -> Result<Self, Cause> {
+        Ok(Self { messages: Arc::new(s.store.clone()), push: Push::new(s)?, clock: s.clock.clone() })
+    }
+}
+
+/// `message:mark_read`.
+#[derive(Debug, Clone)]
+pub struct WsMarkRead(MessagesAndPush);
+
 impl WsMarkRead {
     /// # Errors
     /// `APIGW_MANAGEMENT_ENDPOINT` is not configured.
     pub fn new(s: &Services) -> Result<Self, Cause> {
-        Ok(Self { messages: Arc::new(s.store.clone()), push: Push::new(s)?, clock: s.clock.clone() })
+        MessagesAndPush::new(s).map(Self)
     }
 }
 
@@ -383,9 +393,9 @@ impl Handler for WsMarkRead {
         };
         let ClientFrame::MarkRead(frame) = frame else { return no_route(&frame, request_id) };
         let read = app::mark_read(
-            &*self.messages,
-            self.push.fanout(),
-            &*self.clock,
+            &*self.0.messages,
+            self.0.push.fanout(),
+            &*self.0.clock,
             identity.user_id,
             connection.as_ref(),
             &frame.conversation_id,
@@ -405,17 +415,13 @@ impl Handler for WsMarkRead {
 
 /// `conversation:sync`.
 #[derive(Debug, Clone)]
-pub struct WsSync {
-    messages: Arc<dyn MessageStore>,
-    push: Push,
-    clock: Arc<dyn Clock>,
-}
+pub struct WsSync(MessagesAndPush);
 
 impl WsSync {
     /// # Errors
     /// `APIGW_MANAGEMENT_ENDPOINT` is not configured.
     pub fn new(s: &Services) -> Result<Self, Cause> {
-        Ok(Self { messages: Arc::new(s.store.clone()), push: Push::new(s)?, clock: s.clock.clone() })
+        MessagesAndPush::new(s).map(Self)
     }
 }
 
@@ -431,9 +437,9 @@ impl Handler for WsSync {
         };
         let ClientFrame::Sync(frame) = frame else { return no_route(&frame, request_id) };
         let page = app::sync(
-            &*self.messages,
-            self.push.fanout(),
-            &*self.clock,
+            &*self.0.messages,
+            self.0.push.fanout(),
+            &*self.0.clock,
             identity.user_id,
             &frame.conversation_id,
             frame.after_seq,
