@@ -5,7 +5,9 @@
 //! # Layout
 //! - [`LocalGateway`] (this file): binds both ports, wires everything, shuts down.
 //! - [`invoker`]: how a function runs ([`Invoker`]); [`InProcessInvoker`] runs the handlers of
-//!   `chat_shared::edge` in this process, with panics and timeouts contained.
+//!   `chat_shared::edge` in this process, with panics and timeouts contained;
+//!   [`LambdaInvokeApiInvoker`] sends the events to the Lambda Invoke API of
+//!   `cargo lambda watch` (`serve --invoke-endpoint`, see `docs/invoke-endpoint.md`).
 //! - [`events`]: the Lambda events API Gateway builds (pure): WebSocket REQUEST authorizer,
 //!   `$connect`, `MESSAGE`, `$disconnect`, HTTP v2 authorizer and request; route selection.
 //! - [`ids`]: connection, message and request ids shaped like AWS's.
@@ -39,7 +41,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use connections::CloseReason;
-pub use invoker::{InProcessInvoker, InvokeFailure, Invoker};
+pub use invoker::{InProcessInvoker, InvokeFailure, Invoker, LambdaInvokeApiInvoker};
 
 use crate::connections::{ConnectionTable, Tracker};
 use crate::gateway::Gateway;
@@ -158,6 +160,38 @@ impl LocalGateway {
         options: Options,
     ) -> Result<LocalGateway, BoxError> {
         Self::start_in_process(config, sdk, options, Limits::default()).await
+    }
+
+    /// [`LocalGateway::start_with_sdk`] with other limits (tests shorten the timeouts).
+    ///
+    /// # Errors
+    /// As [`LocalGateway::start`].
+    pub async fn start_with_sdk_and_limits(
+        config: Config,
+        sdk: aws_config::SdkConfig,
+        options: Options,
+        limits: Limits,
+    ) -> Result<LocalGateway, BoxError> {
+        Self::start_in_process(config, sdk, options, limits).await
+    }
+
+    /// Starts serving with every function invoked through the Lambda Invoke API at `endpoint`
+    /// (`cargo lambda watch`, e.g. `http://127.0.0.1:9000`). Builds no services: the functions
+    /// read their own configuration, and must be given `APIGW_MANAGEMENT_ENDPOINT` (this
+    /// gateway's [`LocalGateway::management_url`]) to push.
+    ///
+    /// # Errors
+    /// `endpoint` is not an `http://` URL, a listener cannot be bound, or the stage name is
+    /// invalid.
+    pub async fn start_with_invoke_endpoint(
+        endpoint: &str,
+        options: Options,
+        limits: Limits,
+        region: &str,
+    ) -> Result<LocalGateway, BoxError> {
+        let backstop = limits.ws_integration_timeout.max(limits.http_integration_timeout);
+        let invoker = Arc::new(LambdaInvokeApiInvoker::new(endpoint, backstop)?);
+        Self::start_with_invoker(options, limits, invoker, region).await
     }
 
     async fn start_in_process(

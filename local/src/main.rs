@@ -24,8 +24,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the WebSocket API (+ management API) and the HTTP API, running every function
-    /// in this process, until Ctrl-C.
+    /// Serve the WebSocket API (+ management API) and the HTTP API until Ctrl-C, running every
+    /// function in this process, or through the Lambda Invoke API with --invoke-endpoint.
     Serve(ServeArgs),
     /// Apply the PostgreSQL migrations and create the DynamoDB table if missing (idempotent).
     Setup,
@@ -58,6 +58,12 @@ struct ServeArgs {
     /// Close WebSocket connections idle for this many seconds (API Gateway: 600).
     #[arg(long, env = "CHAT_LOCAL_IDLE_TIMEOUT_SECONDS", default_value_t = 600)]
     idle_timeout_seconds: u64,
+    /// Send every event to the Lambda Invoke API at this URL (e.g. `cargo lambda watch` on
+    /// http://127.0.0.1:9000) instead of running the functions in this process. chat-local
+    /// then builds no services and reads no backend configuration: the functions read their
+    /// own (DATABASE_URL, APIGW_MANAGEMENT_ENDPOINT=http://127.0.0.1:3001/local, ...).
+    #[arg(long, env = "CHAT_LOCAL_INVOKE_ENDPOINT", value_name = "URL")]
+    invoke_endpoint: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -93,7 +99,6 @@ async fn main() -> ExitCode {
 
 async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     chat_shared::telemetry::init();
-    let config = Config::from_env()?;
     let options = Options { ws_addr: args.ws_addr, http_addr: args.http_addr, stage: args.stage, api_id: args.api_id };
     let limits = Limits {
         ws_integration_timeout: Duration::from_millis(args.ws_timeout_ms),
@@ -101,15 +106,31 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         idle_timeout: Duration::from_secs(args.idle_timeout_seconds),
         ..Limits::default()
     };
-    let gateway = LocalGateway::start_with(config, options, limits).await?;
+    let invoke_endpoint = args.invoke_endpoint.as_deref().map(str::trim).filter(|e| !e.is_empty());
+    let gateway = match invoke_endpoint {
+        Some(endpoint) => LocalGateway::start_with_invoke_endpoint(endpoint, options, limits, &aws_region()).await?,
+        None => LocalGateway::start_with(Config::from_env()?, options, limits).await?,
+    };
     println!("WebSocket API   {}?token=<jwt>", gateway.ws_url());
     println!("HTTP API        {}", gateway.http_url());
     println!("Management API  {}/@connections/{{connectionId}}", gateway.management_url());
+    if let Some(endpoint) = invoke_endpoint {
+        println!("Functions       Lambda Invoke API at {endpoint}");
+        println!("                (they need APIGW_MANAGEMENT_ENDPOINT={})", gateway.management_url());
+    }
     println!("Get a token with: chat-local token --user alice");
     stop_signal().await;
     println!("Shutting down...");
     gateway.shutdown().await;
     Ok(())
+}
+
+/// The region named in ARNs when no configuration is read (invoke-endpoint mode).
+fn aws_region() -> String {
+    ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| "us-east-1".to_owned())
 }
 
 /// Ctrl-C, or SIGTERM where there is one.
@@ -177,6 +198,16 @@ mod tests {
     #[test]
     fn the_cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_takes_an_invoke_endpoint() {
+        let cli =
+            Cli::try_parse_from(["chat-local", "serve", "--invoke-endpoint", "http://127.0.0.1:9000"]).expect("parses");
+        match cli.command {
+            Command::Serve(args) => assert_eq!(args.invoke_endpoint.as_deref(), Some("http://127.0.0.1:9000")),
+            other => panic!("not serve: {other:?}"),
+        }
     }
 
     #[test]

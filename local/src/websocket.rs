@@ -160,6 +160,9 @@ async fn run(
     let (sink, mut stream) = socket.split();
     let mut writer = tokio::spawn(write(sink, queued));
     let limits = gateway.limits.clone();
+    // Both clocks start when the socket opens, not when the handshake began: a slow authorizer
+    // or `$connect` does not eat into the client's idle allowance.
+    state.touch();
     let ends_at = tokio::time::Instant::now() + limits.max_connection_duration;
 
     // (why it ended, whether the gateway closes it and so sends the close frame)

@@ -58,7 +58,14 @@ impl Invoker for Fake {
                 Ok(json!({"statusCode": 429}))
             }
             Function::WsConnect | Function::WsDisconnect => Ok(json!({"statusCode": 200})),
-            Function::WsDefault | Function::WsSendMessage => {
+            Function::HttpCreateConversation => Ok(json!({
+                "statusCode": 201,
+                "headers": {"content-type": "application/json"},
+                "cookies": ["s=1"],
+                "body": json!({"user": event["requestContext"]["authorizer"]["lambda"]["userId"], "body": event["body"]}).to_string(),
+            })),
+            // Every frame route ($default, message:send, typing, ...) echoes.
+            _ => {
                 if body.contains("sleep") {
                     tokio::time::sleep(Duration::from_secs(5)).await;
                 }
@@ -69,17 +76,17 @@ impl Invoker for Fake {
                 let user = &event["requestContext"]["authorizer"]["userId"];
                 Ok(json!({"statusCode": 200, "body": json!({"route": route, "user": user, "echo": body}).to_string()}))
             }
-            Function::HttpCreateConversation => Ok(json!({
-                "statusCode": 201,
-                "headers": {"content-type": "application/json"},
-                "cookies": ["s=1"],
-                "body": json!({"user": event["requestContext"]["authorizer"]["lambda"]["userId"], "body": event["body"]}).to_string(),
-            })),
         }
     }
 }
 
 async fn start() -> (LocalGateway, Arc<Fake>) {
+    start_with(Limits::default()).await
+}
+
+/// A gateway in front of a fresh [`Fake`], with 300 ms integration timeouts and `limits`'
+/// other values.
+async fn start_with(limits: Limits) -> (LocalGateway, Arc<Fake>) {
     let fake = Arc::new(Fake::default());
     let options = Options {
         ws_addr: "127.0.0.1:0".parse().expect("an address"),
@@ -89,7 +96,7 @@ async fn start() -> (LocalGateway, Arc<Fake>) {
     let limits = Limits {
         ws_integration_timeout: Duration::from_millis(300),
         http_integration_timeout: Duration::from_millis(300),
-        ..Limits::default()
+        ..limits
     };
     let gateway = LocalGateway::start_with_invoker(options, limits, fake.clone(), "us-east-1").await.expect("started");
     (gateway, fake)
@@ -125,6 +132,43 @@ async fn eventually(mut check: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("condition not met in time");
+}
+
+/// Reads until the server's close frame; its code (`None` if the socket ended without one).
+async fn close_code(socket: &mut Socket) -> Option<u16> {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(5), socket.next()).await.expect("closed in time");
+        match frame {
+            Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => return None,
+        }
+    }
+}
+
+/// The one `$disconnect` event, once it has been invoked.
+async fn disconnect_event(fake: &Fake) -> Value {
+    eventually(|| !fake.calls_of(Function::WsDisconnect).is_empty()).await;
+    let events = fake.calls_of(Function::WsDisconnect);
+    assert_eq!(events.len(), 1, "{events:?}");
+    events[0].clone()
+}
+
+/// Sends `text` as one text message split into frames of at most `chunk` bytes.
+async fn send_fragmented(
+    socket: &mut Socket,
+    text: &str,
+    chunk: usize,
+) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let pieces: Vec<&[u8]> = text.as_bytes().chunks(chunk).collect();
+    for (i, piece) in pieces.iter().enumerate() {
+        let opcode = if i == 0 { OpCode::Data(Data::Text) } else { OpCode::Data(Data::Continue) };
+        let frame = Frame::message(piece.to_vec(), opcode, i + 1 == pieces.len());
+        socket.send(Message::Frame(frame)).await?;
+    }
+    Ok(())
 }
 
 fn connection_id_of(fake: &Fake) -> String {
@@ -325,15 +369,83 @@ async fn the_http_api_authorizes_and_maps_responses() {
     assert_eq!(event["requestContext"]["stage"], "$default");
 }
 
-/// A frame over API Gateway's 32 KiB frame limit closes the connection with 1009.
+/// A frame over API Gateway's 32 KiB frame limit closes the connection with 1009, sent to the
+/// client and reported to `$disconnect` with its reason.
 #[tokio::test]
 async fn an_oversized_frame_closes_the_connection_with_1009() {
     let (gateway, fake) = start().await;
     let mut socket = connect(&gateway, "?token=good").await.expect("connected");
     socket.send(Message::text("x".repeat(40 * 1024))).await.expect("sent");
-    eventually(|| fake.calls_of(Function::WsDisconnect).len() == 1).await;
-    assert_eq!(fake.calls_of(Function::WsDisconnect)[0]["requestContext"]["disconnectStatusCode"], 1009);
+    assert_eq!(close_code(&mut socket).await, Some(1009));
+    let event = disconnect_event(&fake).await;
+    assert_eq!(event["requestContext"]["disconnectStatusCode"], 1009);
+    assert_eq!(event["requestContext"]["disconnectReason"], "Message too big");
     assert!(fake.calls_of(Function::WsDefault).is_empty());
+}
+
+/// A message split into frames under 32 KiB each is reassembled and routed whole; one whose
+/// frames add up to more than 128 KiB closes the connection with 1009.
+#[tokio::test]
+async fn fragmented_messages_are_reassembled_up_to_128_kib() {
+    let (gateway, fake) = start().await;
+    let mut socket = connect(&gateway, "?token=good").await.expect("connected");
+    let fits = format!("{{\"action\":\"message:send\",\"pad\":\"{}\"}}", "x".repeat(90 * 1024));
+    send_fragmented(&mut socket, &fits, 30 * 1024).await.expect("sent");
+    let ack = next_text(&mut socket).await;
+    assert_eq!(ack["route"], "message:send");
+    assert_eq!(ack["echo"].as_str().map(str::len), Some(fits.len()));
+
+    // The gateway may close before the last frame is written: that is the point.
+    let _ = send_fragmented(&mut socket, &"y".repeat(150 * 1024), 30 * 1024).await;
+    assert_eq!(close_code(&mut socket).await, Some(1009));
+    assert_eq!(disconnect_event(&fake).await["requestContext"]["disconnectStatusCode"], 1009);
+}
+
+/// An idle connection is closed with 1001 "Going away" after the idle timeout, and
+/// `$disconnect` says so; one that pings stays open past it.
+#[tokio::test]
+async fn idle_connections_are_closed_with_going_away_and_pings_keep_them_open() {
+    let limits = Limits { idle_timeout: Duration::from_millis(300), ..Limits::default() };
+    let (gateway, fake) = start_with(limits).await;
+    let mut idle = connect(&gateway, "?token=good").await.expect("connected");
+    let mut busy = connect(&gateway, "?token=good").await.expect("connected");
+    let busy_id = fake.calls_of(Function::WsConnect)[1]["requestContext"]["connectionId"].clone();
+
+    let pinging = async {
+        for _ in 0..8 {
+            busy.send(Message::Ping(Vec::new().into())).await.expect("ping sent");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let (code, ()) = tokio::join!(close_code(&mut idle), pinging);
+    assert_eq!(code, Some(1001));
+    let event = disconnect_event(&fake).await;
+    assert_eq!(event["requestContext"]["disconnectStatusCode"], 1001);
+    assert_eq!(event["requestContext"]["disconnectReason"], "Going away");
+    assert_ne!(event["requestContext"]["connectionId"], busy_id);
+
+    // 800 ms in, well past the idle timeout: the pinging connection still answers.
+    busy.send(Message::text("still here")).await.expect("sent");
+    assert_eq!(next_text(&mut busy).await["echo"], "still here");
+    assert_eq!(gateway.connection_count(), 1);
+}
+
+/// The maximum connection duration closes even a busy connection, with 1001.
+#[tokio::test]
+async fn the_maximum_duration_closes_a_busy_connection() {
+    let limits = Limits { max_connection_duration: Duration::from_millis(500), ..Limits::default() };
+    let (gateway, fake) = start_with(limits).await;
+    let mut socket = connect(&gateway, "?token=good").await.expect("connected");
+    let started = std::time::Instant::now();
+    for i in 0..3 {
+        socket.send(Message::text(format!("frame {i}"))).await.expect("sent");
+        assert_eq!(next_text(&mut socket).await["echo"], format!("frame {i}"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(close_code(&mut socket).await, Some(1001));
+    assert!(started.elapsed() >= Duration::from_millis(450), "closed after {:?}", started.elapsed());
+    assert_eq!(disconnect_event(&fake).await["requestContext"]["disconnectReason"], "Going away");
+    assert_eq!(gateway.connection_count(), 0);
 }
 
 /// `PostToConnection` refuses data over 128 KiB with 413, and unknown ids with 410.

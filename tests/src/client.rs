@@ -27,6 +27,18 @@ pub async fn start_gateway(world: &TestWorld) -> chat_local::LocalGateway {
         .expect("start chat-local")
 }
 
+/// [`start_gateway`] with other [`chat_local::Limits`] (short idle timeouts, durations...).
+pub async fn start_gateway_with_limits(world: &TestWorld, limits: chat_local::Limits) -> chat_local::LocalGateway {
+    let options = chat_local::Options {
+        ws_addr: "127.0.0.1:0".parse().expect("addr"),
+        http_addr: "127.0.0.1:0".parse().expect("addr"),
+        ..chat_local::Options::default()
+    };
+    chat_local::LocalGateway::start_with_sdk_and_limits(world.config.clone(), world.sdk.clone(), options, limits)
+        .await
+        .expect("start chat-local")
+}
+
 /// A user with a dev token signed with the test's secret.
 #[derive(Debug, Clone)]
 pub struct TestUser {
@@ -126,6 +138,57 @@ impl WsClient {
         assert!(self.pending.is_empty(), "unexpected frames: {:?}", self.pending);
         if let Ok(frame) = tokio::time::timeout(quiet, self.socket.next()).await {
             panic!("expected silence, got {frame:?}");
+        }
+    }
+
+    /// Sends `text` as one text message split into frames of at most `chunk` bytes (a first
+    /// text frame, then continuation frames).
+    ///
+    /// # Errors
+    /// A frame could not be written (the server may close mid-message on purpose).
+    pub async fn send_fragmented_text(
+        &mut self,
+        text: &str,
+        chunk: usize,
+    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::protocol::frame::Frame as RawFrame;
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+        let pieces: Vec<&[u8]> = text.as_bytes().chunks(chunk.max(1)).collect();
+        for (i, piece) in pieces.iter().enumerate() {
+            let opcode = if i == 0 { OpCode::Data(Data::Text) } else { OpCode::Data(Data::Continue) };
+            let frame = RawFrame::message(piece.to_vec(), opcode, i + 1 == pieces.len());
+            self.socket.send(Frame::Frame(frame)).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends a WebSocket ping control frame (the server's pong is skipped by the waits).
+    pub async fn ping(&mut self) {
+        self.socket.send(Frame::Ping(Vec::new().into())).await.expect("send ping");
+    }
+
+    /// Waits (up to [`WAIT`]) for the server to close the socket and returns its close code;
+    /// `None` if the socket ended without a close frame. Frames arriving first are kept for
+    /// later waits.
+    ///
+    /// # Panics
+    /// If the socket is still open after [`WAIT`].
+    pub async fn close_code(&mut self) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .unwrap_or_else(|_| panic!("the socket was not closed within {WAIT:?}"));
+            match frame {
+                Some(Ok(Frame::Close(close))) => return close.map(|c| u16::from(c.code)),
+                Some(Ok(Frame::Text(text))) => {
+                    if let Ok(value) = serde_json::from_str::<Value>(&text) {
+                        self.pending.push_back(value);
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return None,
+            }
         }
     }
 
