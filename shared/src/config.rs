@@ -47,6 +47,8 @@ pub struct RateLimits {
     pub typing_per_minute: u32,
     /// WebSocket connects (`RATE_LIMIT_CONNECTS_PER_MINUTE`).
     pub connects_per_minute: u32,
+    /// HTTP API requests (`RATE_LIMIT_REST_PER_MINUTE`).
+    pub rest_per_minute: u32,
     /// What to do when Redis cannot answer (`RATE_LIMIT_ON_REDIS_FAILURE=allow|deny`).
     pub on_failure: OnLimiterFailure,
 }
@@ -129,6 +131,7 @@ impl Config {
                 messages_per_minute: positive("RATE_LIMIT_MESSAGES_PER_MINUTE", 10)?,
                 typing_per_minute: positive("RATE_LIMIT_TYPING_PER_MINUTE", 120)?,
                 connects_per_minute: positive("RATE_LIMIT_CONNECTS_PER_MINUTE", 30)?,
+                rest_per_minute: positive("RATE_LIMIT_REST_PER_MINUTE", 300)?,
                 on_failure: match get("RATE_LIMIT_ON_REDIS_FAILURE").as_deref().map(str::trim) {
                     None | Some("allow") => OnLimiterFailure::Allow,
                     Some("deny") => OnLimiterFailure::Deny,

@@ -53,12 +53,39 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug {
     /// The conversation's participants (`None` if it does not exist).
     async fn participants(&self, id: ConversationId) -> Result<Option<Participants>, PortError>;
 
+    /// The viewer's conversations, most recent activity first, strictly after `after` in that
+    /// order (keyset), at most `limit`.
+    async fn list_conversations(
+        &self,
+        viewer: UserId,
+        after: Option<ListCursor>,
+        limit: i64,
+    ) -> Result<Vec<ConversationSummary>, PortError>;
+
     /// Returns the pair's conversation, creating it if needed (race-safe), as `viewer` sees it.
     async fn get_or_create_conversation(
         &self,
         participants: Participants,
         viewer: UserId,
     ) -> Result<GetOrCreate, PortError>;
+}
+
+/// A position in a conversation list: (last activity, id), descending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListCursor {
+    pub updated_at: DateTime<Utc>,
+    pub id: ConversationId,
+}
+
+/// Which slice of a conversation's history to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistorySlice {
+    /// The newest messages.
+    Latest,
+    /// Messages with `seq` below this, newest first.
+    Before(i64),
+    /// Messages with `seq` above this, oldest first.
+    After(i64),
 }
 
 /// A message to append.
@@ -91,6 +118,15 @@ pub trait MessageStore: Send + Sync + std::fmt::Debug {
     /// Moves a message from `sent` to `delivered`; returns the message as it now is
     /// (unchanged if it was already delivered or read).
     async fn mark_delivered(&self, id: MessageId, at: DateTime<Utc>) -> Result<Message, PortError>;
+
+    /// Up to `limit` messages of `slice`, in ascending `seq` order, if `viewer` may read them.
+    async fn history(
+        &self,
+        conversation: ConversationId,
+        viewer: UserId,
+        slice: HistorySlice,
+        limit: i64,
+    ) -> Result<Scoped<Vec<Message>>, PortError>;
 
     /// Marks the other participant's messages up to `up_to_seq` (default: the last) read by
     /// `reader`, in one transaction. Never moves backwards; marking again changes nothing.
@@ -153,6 +189,7 @@ pub enum Limit {
     Messages,
     Typing,
     Connects,
+    Rest,
 }
 
 impl Limit {
@@ -161,6 +198,7 @@ impl Limit {
             Limit::Messages => "messages",
             Limit::Typing => "typing",
             Limit::Connects => "connects",
+            Limit::Rest => "rest",
         }
     }
 }

@@ -15,11 +15,14 @@ pub enum Function {
     WsMarkRead,
     WsSync,
     HttpCreateConversation,
+    HttpListConversations,
+    HttpGetMessages,
+    HttpMarkRead,
 }
 
 impl Function {
     /// Every function, in a stable order.
-    pub const ALL: [Function; 9] = [
+    pub const ALL: [Function; 12] = [
         Function::Authorizer,
         Function::WsConnect,
         Function::WsDisconnect,
@@ -29,6 +32,9 @@ impl Function {
         Function::WsMarkRead,
         Function::WsSync,
         Function::HttpCreateConversation,
+        Function::HttpListConversations,
+        Function::HttpGetMessages,
+        Function::HttpMarkRead,
     ];
 
     /// The cargo package (and binary) name under `functions/`.
@@ -43,6 +49,9 @@ impl Function {
             Function::WsMarkRead => "ws-mark-read",
             Function::WsSync => "ws-sync",
             Function::HttpCreateConversation => "http-create-conversation",
+            Function::HttpListConversations => "http-list-conversations",
+            Function::HttpGetMessages => "http-get-messages",
+            Function::HttpMarkRead => "http-mark-read",
         }
     }
 
@@ -58,6 +67,9 @@ impl Function {
             Function::WsMarkRead => "WsMarkReadFunction",
             Function::WsSync => "WsSyncFunction",
             Function::HttpCreateConversation => "HttpCreateConversationFunction",
+            Function::HttpListConversations => "HttpListConversationsFunction",
+            Function::HttpGetMessages => "HttpGetMessagesFunction",
+            Function::HttpMarkRead => "HttpMarkReadFunction",
         }
     }
 
@@ -102,8 +114,12 @@ pub const WS_ROUTES: &[WsRoute] = &[
 ];
 
 /// HTTP API routes; every one is guarded by the authorizer.
-pub const HTTP_ROUTES: &[HttpRoute] =
-    &[HttpRoute { method: "POST", path: "/conversations", function: Function::HttpCreateConversation }];
+pub const HTTP_ROUTES: &[HttpRoute] = &[
+    HttpRoute { method: "POST", path: "/conversations", function: Function::HttpCreateConversation },
+    HttpRoute { method: "GET", path: "/conversations", function: Function::HttpListConversations },
+    HttpRoute { method: "GET", path: "/conversations/{conversationId}/messages", function: Function::HttpGetMessages },
+    HttpRoute { method: "POST", path: "/conversations/{conversationId}/read", function: Function::HttpMarkRead },
+];
 
 /// The WebSocket route for a route key, falling back to `$default` as API Gateway does.
 pub fn ws_route(route_key: &str) -> &'static WsRoute {
@@ -164,8 +180,12 @@ mod tests {
         let (route, params) = match_http("post", "/conversations").unwrap();
         assert_eq!(route.function, Function::HttpCreateConversation);
         assert!(params.is_empty());
-        assert!(match_http("GET", "/conversations").is_none());
+        assert_eq!(match_http("GET", "/conversations").unwrap().0.function, Function::HttpListConversations);
+        let (route, params) = match_http("GET", "/conversations/c1/messages").unwrap();
+        assert_eq!(route.function, Function::HttpGetMessages);
+        assert_eq!(params, vec![("conversationId".to_owned(), "c1".to_owned())]);
         assert!(match_http("POST", "/conversations/x").is_none());
+        assert!(match_http("GET", "/conversations//messages").is_none());
     }
 
     #[test]

@@ -14,8 +14,8 @@ use crate::domain::{
     MessageStatus, Participants, UserId, UserProfile,
 };
 use crate::ports::{
-    AppendOutcome, Cause, ConversationStore, GetOrCreate, MessageStore, NewMessage, PortError, ReadReceipt, Scoped,
-    SyncBatch, UserStore,
+    AppendOutcome, Cause, ConversationStore, GetOrCreate, HistorySlice, ListCursor, MessageStore, NewMessage,
+    PortError, ReadReceipt, Scoped, SyncBatch, UserStore,
 };
 
 mod embedded {
@@ -92,45 +92,56 @@ impl PgStore {
         id: Uuid,
         viewer: UserId,
     ) -> Result<ConversationSummary, PortError> {
-        let sql = format!(
-            "SELECT c.id, c.participant1_id, c.participant2_id, c.last_seq, c.created_at, c.updated_at, \
-                    u.id AS other_id, u.display_name AS other_name, \
-                    (SELECT count(*) FROM messages x \
-                      WHERE x.conversation_id = c.id AND x.sender_id <> $2 AND x.seq > cm.last_read_seq) AS unread, \
-                    lm.* \
-               FROM conversations c \
-               JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = $2 \
-               JOIN users u ON u.id = CASE WHEN c.participant1_id = $2 THEN c.participant2_id ELSE c.participant1_id END \
-               LEFT JOIN LATERAL (SELECT {MESSAGE_COLUMNS} FROM messages m \
-                                   WHERE m.conversation_id = c.id ORDER BY m.seq DESC LIMIT 1) lm ON true \
-              WHERE c.id = $1"
-        );
+        let sql = summaries_sql("(SELECT * FROM conversations WHERE id = $1) c");
         let stmt = client.prepare_cached(&sql).await.map_err(pg_error)?;
         let row = client.query_one(&stmt, &[&id, &viewer.as_uuid()]).await.map_err(pg_error)?;
-        let conversation = Conversation {
-            id: ConversationId::from_uuid(row.try_get("id").map_err(pg_error)?),
-            participants: Participants::new(
-                UserId::from_uuid(row.try_get("participant1_id").map_err(pg_error)?),
-                UserId::from_uuid(row.try_get("participant2_id").map_err(pg_error)?),
-            )
-            .ok_or_else(|| corrupt("conversation with identical participants"))?,
-            last_seq: row.try_get("last_seq").map_err(pg_error)?,
-            created_at: row.try_get("created_at").map_err(pg_error)?,
-            updated_at: row.try_get("updated_at").map_err(pg_error)?,
-        };
-        // The last message's columns start after the nine conversation columns; all NULL when none.
-        let last_seq: Option<i64> = row.try_get("seq").map_err(pg_error)?;
-        let last_message = last_seq.map(|_| message_from_row(&row, 9)).transpose()?;
-        Ok(ConversationSummary {
-            conversation,
-            other_participant: UserProfile {
-                id: UserId::from_uuid(row.try_get("other_id").map_err(pg_error)?),
-                display_name: row.try_get("other_name").map_err(pg_error)?,
-            },
-            last_message,
-            unread_count: row.try_get("unread").map_err(pg_error)?,
-        })
+        summary_from_row(&row)
     }
+}
+
+/// Conversation summaries as the viewer (`$2`) sees them, over `source`: a relation aliased `c`
+/// with the columns of `conversations`. The last message is found by its `seq` (= `last_seq`),
+/// the unread count by the `(conversation_id, seq)` index from the viewer's read position.
+fn summaries_sql(source: &str) -> String {
+    format!(
+        "SELECT c.id, c.participant1_id, c.participant2_id, c.last_seq, c.created_at, c.updated_at, \
+                u.id AS other_id, u.display_name AS other_name, \
+                (SELECT count(*) FROM messages x \
+                  WHERE x.conversation_id = c.id AND x.seq > cm.last_read_seq AND x.sender_id <> $2) AS unread, \
+                lm.* \
+           FROM {source} \
+           JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = $2 \
+           JOIN users u ON u.id = CASE WHEN c.participant1_id = $2 THEN c.participant2_id ELSE c.participant1_id END \
+           LEFT JOIN LATERAL (SELECT {MESSAGE_COLUMNS} FROM messages m \
+                               WHERE m.conversation_id = c.id AND m.seq = c.last_seq) lm ON true"
+    )
+}
+
+/// Reads a row of [`summaries_sql`].
+fn summary_from_row(row: &Row) -> Result<ConversationSummary, PortError> {
+    let conversation = Conversation {
+        id: ConversationId::from_uuid(row.try_get("id").map_err(pg_error)?),
+        participants: Participants::new(
+            UserId::from_uuid(row.try_get("participant1_id").map_err(pg_error)?),
+            UserId::from_uuid(row.try_get("participant2_id").map_err(pg_error)?),
+        )
+        .ok_or_else(|| corrupt("conversation with identical participants"))?,
+        last_seq: row.try_get("last_seq").map_err(pg_error)?,
+        created_at: row.try_get("created_at").map_err(pg_error)?,
+        updated_at: row.try_get("updated_at").map_err(pg_error)?,
+    };
+    // The last message's columns start after the nine conversation columns; all NULL when none.
+    let last_seq: Option<i64> = row.try_get("seq").map_err(pg_error)?;
+    let last_message = last_seq.map(|_| message_from_row(row, 9)).transpose()?;
+    Ok(ConversationSummary {
+        conversation,
+        other_participant: UserProfile {
+            id: UserId::from_uuid(row.try_get("other_id").map_err(pg_error)?),
+            display_name: row.try_get("other_name").map_err(pg_error)?,
+        },
+        last_message,
+        unread_count: row.try_get("unread").map_err(pg_error)?,
+    })
 }
 
 /// Reads a message from `row`, whose message columns start at index `at` in [`MESSAGE_COLUMNS`] order.
@@ -198,6 +209,40 @@ impl UserStore for PgStore {
 impl ConversationStore for PgStore {
     async fn participants(&self, id: ConversationId) -> Result<Option<Participants>, PortError> {
         self.bounded(async move { participants_of(&*self.client().await?, id).await }).await
+    }
+
+    async fn list_conversations(
+        &self,
+        viewer: UserId,
+        after: Option<ListCursor>,
+        limit: i64,
+    ) -> Result<Vec<ConversationSummary>, PortError> {
+        self.bounded(async move {
+            let client = self.client().await?;
+            // Each side of the pair is read in order from its own index and cut at `limit`;
+            // the merge keeps the first `limit`. The first page starts after a cursor that
+            // sorts before everything, so one plan serves every page.
+            let side = |column: &str| {
+                format!(
+                    "(SELECT * FROM conversations WHERE {column} = $2 AND (updated_at, id) < ($1, $3) \
+                      ORDER BY updated_at DESC, id DESC LIMIT $4)"
+                )
+            };
+            let source = format!(
+                "(SELECT * FROM ({} UNION ALL {}) both_sides ORDER BY updated_at DESC, id DESC LIMIT $4) c",
+                side("participant1_id"),
+                side("participant2_id")
+            );
+            let sql = format!("{} ORDER BY c.updated_at DESC, c.id DESC", summaries_sql(&source));
+            let stmt = client.prepare_cached(&sql).await.map_err(pg_error)?;
+            let (at, id) = match after {
+                Some(cursor) => (cursor.updated_at, cursor.id.as_uuid()),
+                None => (chrono::TimeZone::with_ymd_and_hms(&Utc, 9999, 12, 31, 23, 59, 59).unwrap(), Uuid::max()),
+            };
+            let rows = client.query(&stmt, &[&at, &viewer.as_uuid(), &id, &limit]).await.map_err(pg_error)?;
+            rows.iter().map(summary_from_row).collect()
+        })
+        .await
     }
 
     async fn get_or_create_conversation(
@@ -356,6 +401,40 @@ impl MessageStore for PgStore {
         let stmt = client.prepare_cached(&sql).await.map_err(pg_error)?;
         let row = client.query_one(&stmt, &[&id.as_uuid()]).await.map_err(pg_error)?;
         message_from_row(&row, 0)
+        })
+        .await
+    }
+
+    async fn history(
+        &self,
+        conversation: ConversationId,
+        viewer: UserId,
+        slice: HistorySlice,
+        limit: i64,
+    ) -> Result<Scoped<Vec<Message>>, PortError> {
+        self.bounded(async move {
+            let client = self.client().await?;
+            let Some(participants) = participants_of(&client, conversation).await? else {
+                return Ok(Scoped::ConversationNotFound);
+            };
+            if !participants.contains(viewer) {
+                return Ok(Scoped::NotParticipant);
+            }
+            // Keyset on the (conversation_id, seq) unique index: any depth costs the same.
+            let (condition, order, bound) = match slice {
+                HistorySlice::Latest => ("m.seq <= $2", "DESC", i64::MAX),
+                HistorySlice::Before(seq) => ("m.seq < $2", "DESC", seq),
+                HistorySlice::After(seq) => ("m.seq > $2", "ASC", seq),
+            };
+            let sql = format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+                  WHERE m.conversation_id = $1 AND {condition} ORDER BY m.seq {order} LIMIT $3"
+            );
+            let stmt = client.prepare_cached(&sql).await.map_err(pg_error)?;
+            let rows = client.query(&stmt, &[&conversation.as_uuid(), &bound, &limit]).await.map_err(pg_error)?;
+            let mut messages = rows.iter().map(|row| message_from_row(row, 0)).collect::<Result<Vec<_>, _>>()?;
+            messages.sort_by_key(|m| m.seq);
+            Ok(Scoped::Found(messages))
         })
         .await
     }

@@ -174,6 +174,7 @@ impl RateLimiter for RedisRateLimiter {
             Limit::Messages => self.limits.messages_per_minute,
             Limit::Typing => self.limits.typing_per_minute,
             Limit::Connects => self.limits.connects_per_minute,
+            Limit::Rest => self.limits.rest_per_minute,
         });
         // A full minute's allowance may come at once; then one per interval.
         let interval = (60_000 / per_minute).max(1);

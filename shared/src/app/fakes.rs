@@ -81,6 +81,35 @@ impl ConversationStore for FakeStore {
         Ok(s.conversations.get(&id).map(|c| c.participants))
     }
 
+    async fn list_conversations(
+        &self,
+        viewer: UserId,
+        after: Option<ListCursor>,
+        limit: i64,
+    ) -> Result<Vec<ConversationSummary>, PortError> {
+        let s = self.0.lock().unwrap();
+        let mut mine: Vec<&Conversation> = s
+            .conversations
+            .values()
+            .filter(|c| c.participants.contains(viewer))
+            .filter(|c| after.is_none_or(|a| (c.updated_at, c.id) < (a.updated_at, a.id)))
+            .collect();
+        mine.sort_by_key(|c| std::cmp::Reverse((c.updated_at, c.id)));
+        Ok(mine
+            .into_iter()
+            .take(limit as usize)
+            .map(|c| {
+                let other = c.participants.other(viewer).unwrap();
+                ConversationSummary {
+                    conversation: c.clone(),
+                    other_participant: UserProfile { id: other, display_name: s.users[&other].clone() },
+                    last_message: None,
+                    unread_count: 0,
+                }
+            })
+            .collect())
+    }
+
     async fn get_or_create_conversation(
         &self,
         participants: Participants,
@@ -148,6 +177,29 @@ impl MessageStore for FakeStore {
         };
         s.messages.push(message.clone());
         Ok(AppendOutcome::Stored(message))
+    }
+
+    async fn history(
+        &self,
+        conversation: ConversationId,
+        viewer: UserId,
+        slice: HistorySlice,
+        limit: i64,
+    ) -> Result<Scoped<Vec<Message>>, PortError> {
+        let s = self.0.lock().unwrap();
+        let Some(c) = s.conversations.get(&conversation) else { return Ok(Scoped::ConversationNotFound) };
+        if !c.participants.contains(viewer) {
+            return Ok(Scoped::NotParticipant);
+        }
+        let mut all: Vec<Message> = s.messages.iter().filter(|m| m.conversation_id == conversation).cloned().collect();
+        all.sort_by_key(|m| m.seq);
+        let mut page: Vec<Message> = match slice {
+            HistorySlice::Latest => all.into_iter().rev().take(limit as usize).collect(),
+            HistorySlice::Before(seq) => all.into_iter().rev().filter(|m| m.seq < seq).take(limit as usize).collect(),
+            HistorySlice::After(seq) => all.into_iter().filter(|m| m.seq > seq).take(limit as usize).collect(),
+        };
+        page.sort_by_key(|m| m.seq);
+        Ok(Scoped::Found(page))
     }
 
     async fn mark_read(

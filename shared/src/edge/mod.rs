@@ -18,7 +18,7 @@ use serde_json::Value;
 
 pub use authorizer::Authorizer;
 pub use errors::error_body;
-pub use http_api::HttpCreateConversation;
+pub use http_api::{HttpCreateConversation, HttpGetMessages, HttpListConversations, HttpMarkRead};
 pub use websocket::{WsConnect, WsDefault, WsDisconnect, WsMarkRead, WsSendMessage, WsSync, WsTyping};
 
 use crate::adapters::apigw::ApiGatewayNotifier;
@@ -144,6 +144,9 @@ pub struct Handlers {
     pub ws_mark_read: WsMarkRead,
     pub ws_sync: WsSync,
     pub http_create_conversation: HttpCreateConversation,
+    pub http_list_conversations: HttpListConversations,
+    pub http_get_messages: HttpGetMessages,
+    pub http_mark_read: HttpMarkRead,
 }
 
 impl Handlers {
@@ -160,6 +163,9 @@ impl Handlers {
             ws_mark_read: WsMarkRead::new(services)?,
             ws_sync: WsSync::new(services)?,
             http_create_conversation: HttpCreateConversation::new(services),
+            http_list_conversations: HttpListConversations::new(services),
+            http_get_messages: HttpGetMessages::new(services),
+            http_mark_read: HttpMarkRead::new(services)?,
         })
     }
 
@@ -178,6 +184,9 @@ impl Handlers {
             Function::WsMarkRead => invoke_json(&self.ws_mark_read, event).await,
             Function::WsSync => invoke_json(&self.ws_sync, event).await,
             Function::HttpCreateConversation => invoke_json(&self.http_create_conversation, event).await,
+            Function::HttpListConversations => invoke_json(&self.http_list_conversations, event).await,
+            Function::HttpGetMessages => invoke_json(&self.http_get_messages, event).await,
+            Function::HttpMarkRead => invoke_json(&self.http_mark_read, event).await,
         }
     }
 }

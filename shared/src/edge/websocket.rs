@@ -344,17 +344,6 @@ impl Handler for WsTyping {
     }
 }
 
-/// The data of a `message:mark_read` ack: the reader's read position; `readAt` is `null` when
-/// the call changed nothing.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ReadAck {
-    conversation_id: String,
-    up_to_seq: i64,
-    #[serde(serialize_with = "crate::protocol::timestamp::option::serialize")]
-    read_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
 /// What the receipt and sync handlers share: messages, pushes, the clock.
 #[derive(Debug, Clone)]
 struct MessagesAndPush {
@@ -404,7 +393,7 @@ impl Handler for WsMarkRead {
         .await;
         answer(
             request_id,
-            read.map(|r| ReadAck {
+            read.map(|r| super::http_api::ReadPosition {
                 conversation_id: frame.conversation_id,
                 up_to_seq: r.last_read_seq,
                 read_at: r.read_at,

@@ -87,6 +87,23 @@ impl From<&ConversationSummary> for ConversationDto {
     }
 }
 
+/// A page of a list: `{items, nextCursor, hasMore}`; `nextCursor` is `null` on the last page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageDto<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+    pub has_more: bool,
+}
+
+/// `POST /conversations/{conversationId}/read` body (optional).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MarkReadRequest {
+    #[serde(default)]
+    pub up_to_seq: Option<i64>,
+}
+
 /// `POST /conversations` body.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -6,7 +6,7 @@ mod error;
 mod inbound;
 mod outbound;
 
-pub use dto::{ConversationDto, CreateConversationRequest, MessageDto, ParticipantDto};
+pub use dto::{ConversationDto, CreateConversationRequest, MarkReadRequest, MessageDto, PageDto, ParticipantDto};
 pub use error::{ErrorBody, ErrorCode, RestError};
 pub use inbound::{
     ClientFrame, FrameError, FrameErrorKind, MAX_REQUEST_ID_LEN, MarkReadFrame, SendMessageFrame, SyncFrame,
