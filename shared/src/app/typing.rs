@@ -25,9 +25,10 @@ pub struct TypingDeps<'a> {
 /// # Errors
 /// `Validation` for a bad id, `NotFound`/`Forbidden` as for sending, `RateLimited`.
 pub async fn typing(deps: TypingDeps<'_>, user: UserId, conversation_id: &str, typing: bool) -> Result<(), AppError> {
-    rate_limit::enforce(deps.limiter, deps.on_limiter_failure, Limit::Typing, user).await?;
+    // Bad input is refused before it can spend any of the rate limit.
     let conversation: ConversationId =
         conversation_id.parse().map_err(|e: crate::domain::IdError| AppError::Validation(e.to_string()))?;
+    rate_limit::enforce(deps.limiter, deps.on_limiter_failure, Limit::Typing, user).await?;
     let participants = deps
         .conversations
         .participants(conversation)

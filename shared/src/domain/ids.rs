@@ -13,6 +13,14 @@ pub struct IdError {
     pub what: &'static str,
 }
 
+/// A UUID in its canonical hyphenated form only (not simple, braced or URN forms).
+fn parse_hyphenated(s: &str) -> Option<Uuid> {
+    let hyphens_at = [8, 13, 18, 23];
+    let shaped = s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| if hyphens_at.contains(&i) { b == b'-' } else { b.is_ascii_hexdigit() });
+    shaped.then(|| Uuid::try_parse(s).ok()).flatten()
+}
+
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
@@ -31,8 +39,9 @@ macro_rules! uuid_id {
 
         impl FromStr for $name {
             type Err = IdError;
+            /// Only the hyphenated form (`8-4-4-4-12` hex digits, either case) is accepted.
             fn from_str(s: &str) -> Result<Self, IdError> {
-                Uuid::try_parse(s).map(Self).map_err(|_| IdError { what: $what })
+                parse_hyphenated(s).map(Self).ok_or(IdError { what: $what })
             }
         }
 
@@ -138,9 +147,20 @@ mod tests {
     }
 
     #[test]
-    fn ids_reject_non_uuids() {
+    fn ids_reject_non_uuids_and_non_canonical_forms() {
         assert!("x".parse::<ConversationId>().is_err());
         assert!("".parse::<UserId>().is_err());
+        let canonical = "7d1f6f3e-8f6e-4a53-9a36-0d1d3c7b5e10";
+        for other in [
+            "7d1f6f3e8f6e4a539a360d1d3c7b5e10",
+            "{7d1f6f3e-8f6e-4a53-9a36-0d1d3c7b5e10}",
+            "urn:uuid:7d1f6f3e-8f6e-4a53-9a36-0d1d3c7b5e10",
+            " 7d1f6f3e-8f6e-4a53-9a36-0d1d3c7b5e10",
+        ] {
+            assert!(other.parse::<ConversationId>().is_err(), "{other}");
+        }
+        let upper = canonical.to_uppercase().parse::<ConversationId>().unwrap();
+        assert_eq!(upper.to_string(), canonical, "echoed in lowercase");
     }
 
     #[test]

@@ -270,7 +270,7 @@ impl Handler for HttpMarkRead {
         respond(
             200,
             read.map(|r| ReadPosition {
-                conversation_id: conversation_id.to_owned(),
+                conversation_id: conversation_id.to_ascii_lowercase(),
                 up_to_seq: r.last_read_seq,
                 read_at: r.read_at,
             }),

@@ -65,15 +65,15 @@ struct Incoming {
 
 /// Why a MESSAGE event was refused before any use case ran.
 enum Refusal {
-    Unauthenticated,
+    Unauthenticated(Option<String>),
     Frame(FrameError),
 }
 
 impl Refusal {
     fn into_response(self) -> ApiGatewayProxyResponse {
         match self {
-            Refusal::Unauthenticated => {
-                ack_response(&Ack::error(None, ErrorBody::new(ErrorCode::Unauthorized, "not authenticated")))
+            Refusal::Unauthenticated(request_id) => {
+                ack_response(&Ack::error(request_id, ErrorBody::new(ErrorCode::Unauthorized, "not authenticated")))
             }
             Refusal::Frame(error) => frame_error_ack(error),
         }
@@ -82,10 +82,6 @@ impl Refusal {
 
 /// Parses a MESSAGE event: the caller, their connection, the frame.
 fn incoming(event: &ApiGatewayWebsocketProxyRequest) -> Result<Incoming, Refusal> {
-    let Some(identity) = identity_from(&event.request_context.authorizer.fields) else {
-        tracing::warn!("a frame without authorizer context: is the authorizer attached to $connect?");
-        return Err(Refusal::Unauthenticated);
-    };
     let Some(body) = decode_body(event.body.as_deref(), event.is_base64_encoded) else {
         return Err(Refusal::Frame(FrameError {
             request_id: None,
@@ -93,6 +89,10 @@ fn incoming(event: &ApiGatewayWebsocketProxyRequest) -> Result<Incoming, Refusal
         }));
     };
     let (frame, request_id) = ClientFrame::parse(&body).map_err(Refusal::Frame)?;
+    let Some(identity) = identity_from(&event.request_context.authorizer.fields) else {
+        tracing::warn!("a frame without authorizer context: is the authorizer attached to $connect?");
+        return Err(Refusal::Unauthenticated(request_id));
+    };
     Ok(Incoming { identity, connection: connection_id(event), frame, request_id })
 }
 
@@ -394,7 +394,7 @@ impl Handler for WsMarkRead {
         answer(
             request_id,
             read.map(|r| super::http_api::ReadPosition {
-                conversation_id: frame.conversation_id,
+                conversation_id: frame.conversation_id.to_ascii_lowercase(),
                 up_to_seq: r.last_read_seq,
                 read_at: r.read_at,
             }),

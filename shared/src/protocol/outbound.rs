@@ -66,7 +66,7 @@ pub struct DeliveredEvent {
     pub delivered_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// `messages:read` (also the data of a `message:mark_read` ack).
+/// `messages:read`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReadEvent {
