@@ -62,6 +62,14 @@ async fn bad_requests_are_refused_with_codes() {
     let (status, body) = post_json(&gateway, "/conversations", Some(&alice.token), "{oops").await;
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("VALIDATION_ERROR")), "{body}");
 
+    let array = format!(r#"["{}"]"#, uuid::Uuid::new_v4());
+    let (status, body) = post_json(&gateway, "/conversations", Some(&alice.token), &array).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("VALIDATION_ERROR")),
+        "arrays are not bodies: {body}"
+    );
+
     let (status, body) = post_json(&gateway, "/conversations", Some(&alice.token), r#"{"participantId": 7}"#).await;
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("VALIDATION_ERROR")), "{body}");
 

@@ -156,8 +156,12 @@ async fn history_and_list_refuse_bad_input() {
         let (got, _, body) = get(&c.gateway, user, &path).await;
         assert_eq!((got, body["error"]["code"].as_str()), (status, Some(code)), "{path}: {body}");
     }
-    let (status, body) =
-        post_json(&c.gateway, &format!("/conversations/{}/read", c.conversation_id), Some(&carol.token), "").await;
+    let read = format!("/conversations/{}/read", c.conversation_id);
+    for bad in ["[]", "[3]", "7", "\r", r#"{"upToSeq": -1}"#, r#"{"upToSeq": "2"}"#] {
+        let (status, body) = post_json(&c.gateway, &read, Some(&c.bob.token), bad).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("VALIDATION_ERROR")), "{bad}: {body}");
+    }
+    let (status, body) = post_json(&c.gateway, &read, Some(&carol.token), "").await;
     assert_eq!((status, body["error"]["code"].as_str()), (403, Some("FORBIDDEN")), "{body}");
 }
 

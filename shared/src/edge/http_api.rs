@@ -62,8 +62,14 @@ fn json_body<T: serde::de::DeserializeOwned>(event: &ApiGatewayV2httpRequest) ->
     if body.len() > MAX_BODY_BYTES {
         return Err(ErrorBody::new(ErrorCode::PayloadTooLarge, format!("body must be at most {MAX_BODY_BYTES} bytes")));
     }
-    let body = if body.trim().is_empty() { "{}" } else { body.as_str() };
-    serde_json::from_str(body).map_err(|e| ErrorBody::new(ErrorCode::ValidationError, format!("invalid body: {e}")))
+    // Only a truly empty body means "no body"; whitespace is not JSON.
+    let body = if body.is_empty() { "{}" } else { body.as_str() };
+    let invalid = |e: serde_json::Error| ErrorBody::new(ErrorCode::ValidationError, format!("invalid body: {e}"));
+    // serde reads a struct from a JSON array too (`[3]` as `{"upToSeq": 3}`); bodies are objects.
+    match serde_json::from_str::<serde_json::Value>(body).map_err(invalid)? {
+        value @ serde_json::Value::Object(_) => serde_json::from_value(value).map_err(invalid),
+        _ => Err(ErrorBody::new(ErrorCode::ValidationError, "body must be a JSON object")),
+    }
 }
 
 fn query<'a>(event: &'a ApiGatewayV2httpRequest, name: &str) -> Option<&'a str> {
