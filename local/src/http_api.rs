@@ -4,6 +4,9 @@
 //! says no → 403; then the route's function runs and its v2 response becomes the HTTP
 //! response. Failures answer what API Gateway answers: 500 `Internal Server Error`, or 503
 //! `Service Unavailable` when the integration times out.
+//!
+//! One extra that API Gateway does not have: `GET /openapi.yaml` serves the HTTP API's
+//! contract (`docs/openapi.yaml`) without authentication, for tools such as schemathesis.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +16,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
+use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chat_shared::routes::{Function, match_http};
@@ -25,9 +29,22 @@ use crate::ids;
 use crate::invoker::InvokeFailure;
 use crate::websocket::header_pairs;
 
-/// The router of the HTTP API port: every request goes through the route table.
+/// The HTTP API's OpenAPI 3.1 document, served at [`OPENAPI_PATH`].
+pub const OPENAPI_YAML: &str = include_str!("../../docs/openapi.yaml");
+
+/// Where `chat-local` serves [`OPENAPI_YAML`] (no authentication).
+pub const OPENAPI_PATH: &str = "/openapi.yaml";
+
+/// The router of the HTTP API port: every request goes through the route table, except the
+/// OpenAPI document.
 pub(crate) fn router(gateway: Arc<Gateway>) -> Router {
-    Router::new().fallback(handle).with_state(gateway)
+    Router::new().route(OPENAPI_PATH, get(openapi)).fallback(handle).with_state(gateway)
+}
+
+async fn openapi() -> Response {
+    let mut response = Response::new(Body::from(OPENAPI_YAML));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/yaml"));
+    response
 }
 
 fn internal_error() -> Response {
@@ -187,6 +204,16 @@ fn structured(fields: &Map<String, Value>) -> Option<Response> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_openapi_document_is_served_as_yaml() {
+        let response = openapi().await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/yaml");
+        let body = String::from_utf8(body_of(response).await).expect("UTF-8");
+        assert!(body.starts_with("openapi: 3.1.0"), "{body}");
+        assert!(body.contains("/conversations/{conversationId}/messages:"), "{body}");
+    }
 
     async fn body_of(response: Response) -> Vec<u8> {
         axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("a body").to_vec()

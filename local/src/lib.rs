@@ -41,6 +41,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use connections::CloseReason;
+pub use http_api::{OPENAPI_PATH, OPENAPI_YAML};
 pub use invoker::{InProcessInvoker, InvokeFailure, Invoker, LambdaInvokeApiInvoker};
 
 use crate::connections::{ConnectionTable, Tracker};
