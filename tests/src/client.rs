@@ -236,3 +236,39 @@ pub async fn post_json(
     let body = response.json::<Value>().await.unwrap_or(Value::Null);
     (status, body)
 }
+
+/// A world, a gateway, alice and bob, and their conversation (alice created it over HTTP after
+/// bob connected once, so the chat knows him).
+#[derive(Debug)]
+pub struct Chat {
+    pub world: TestWorld,
+    pub gateway: chat_local::LocalGateway,
+    pub alice: TestUser,
+    pub bob: TestUser,
+    pub conversation_id: String,
+}
+
+impl Chat {
+    /// Bob has connected and left again.
+    pub async fn with_env(env: &[(&str, &str)]) -> Chat {
+        let (chat, bob) = Self::build(env).await;
+        bob.close().await;
+        chat
+    }
+
+    /// Bob stays connected; his socket is returned with the chat.
+    pub async fn with_bob_online() -> (Chat, WsClient) {
+        Self::build(&[]).await
+    }
+
+    async fn build(env: &[(&str, &str)]) -> (Chat, WsClient) {
+        let world = TestWorld::with_env(env).await;
+        let gateway = start_gateway(&world).await;
+        let (alice, bob) = (TestUser::new(&world, "alice"), TestUser::new(&world, "bob"));
+        let bob_ws = WsClient::connect(&gateway, &bob).await;
+        let (status, body) = create_conversation(&gateway, &alice, &bob.id()).await;
+        assert_eq!(status, 201, "{body}");
+        let conversation_id = body["id"].as_str().expect("id").to_owned();
+        (Chat { world, gateway, alice, bob, conversation_id }, bob_ws)
+    }
+}

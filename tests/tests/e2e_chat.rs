@@ -6,29 +6,8 @@ use std::time::Duration;
 use chat_shared::domain::{ConnectionId, UserId};
 use chat_shared::ports::{Connection, ConnectionRegistry};
 use chat_tests::TestWorld;
-use chat_tests::client::{TestUser, WsClient, create_conversation, start_gateway};
+use chat_tests::client::{Chat, TestUser, WsClient, start_gateway};
 use serde_json::Value;
-
-/// Users, a conversation between alice and bob, and the gateway.
-struct Chat {
-    world: TestWorld,
-    gateway: chat_local::LocalGateway,
-    alice: TestUser,
-    bob: TestUser,
-    conversation_id: String,
-}
-
-/// Bob has connected once (so the chat knows him); alice created the conversation over HTTP.
-async fn chat() -> (Chat, WsClient) {
-    let world = TestWorld::new().await;
-    let gateway = start_gateway(&world).await;
-    let (alice, bob) = (TestUser::new(&world, "alice"), TestUser::new(&world, "bob"));
-    let bob_ws = WsClient::connect(&gateway, &bob).await;
-    let (status, body) = create_conversation(&gateway, &alice, &bob.id()).await;
-    assert_eq!(status, 201, "{body}");
-    let conversation_id = body["id"].as_str().expect("id").to_owned();
-    (Chat { world, gateway, alice, bob, conversation_id }, bob_ws)
-}
 
 async fn count(world: &TestWorld, sql: &str) -> i64 {
     world.sql().await.query_one(sql, &[]).await.expect("count query").get(0)
@@ -38,7 +17,7 @@ async fn count(world: &TestWorld, sql: &str) -> i64 {
 /// second device gets a copy.
 #[tokio::test]
 async fn a_message_reaches_the_recipient_and_the_senders_other_device() {
-    let (c, mut bob) = chat().await;
+    let (c, mut bob) = Chat::with_bob_online().await;
     let mut alice = WsClient::connect(&c.gateway, &c.alice).await;
     let mut alice_phone = WsClient::connect(&c.gateway, &c.alice).await;
 
@@ -75,7 +54,7 @@ async fn a_message_reaches_the_recipient_and_the_senders_other_device() {
 /// With bob offline the message is stored and acknowledged as sent.
 #[tokio::test]
 async fn a_message_to_an_offline_recipient_is_stored_as_sent() {
-    let (c, bob) = chat().await;
+    let (c, bob) = Chat::with_bob_online().await;
     bob.close().await;
     // $disconnect has removed bob's connection once the close handshake is done.
     let bob_id: UserId = c.bob.id().parse().expect("uuid");
@@ -96,7 +75,7 @@ async fn a_message_to_an_offline_recipient_is_stored_as_sent() {
 /// Sending the same clientMessageId twice stores one row and acks the same message twice.
 #[tokio::test]
 async fn a_retried_client_message_id_is_stored_once() {
-    let (c, mut bob) = chat().await;
+    let (c, mut bob) = Chat::with_bob_online().await;
     let mut alice = WsClient::connect(&c.gateway, &c.alice).await;
     let first = alice.send_message(&c.conversation_id, "once", Some("retry-1")).await;
     let second = alice.send_message(&c.conversation_id, "once", Some("retry-1")).await;
@@ -110,7 +89,7 @@ async fn a_retried_client_message_id_is_stored_once() {
 /// Every kind of bad frame gets its documented code, and nothing is stored or pushed.
 #[tokio::test]
 async fn bad_frames_get_error_codes_and_change_nothing() {
-    let (c, mut bob) = chat().await;
+    let (c, mut bob) = Chat::with_bob_online().await;
     let mut alice = WsClient::connect(&c.gateway, &c.alice).await;
     let carol = TestUser::new(&c.world, "carol");
     let mut carol_ws = WsClient::connect(&c.gateway, &carol).await;
@@ -146,7 +125,7 @@ async fn bad_frames_get_error_codes_and_change_nothing() {
 /// A connection that vanished (the management API answers 410) loses its DynamoDB item.
 #[tokio::test]
 async fn pushing_to_a_vanished_connection_removes_its_item() {
-    let (c, mut bob) = chat().await;
+    let (c, mut bob) = Chat::with_bob_online().await;
     let bob_id: UserId = c.bob.id().parse().expect("uuid");
     let now = chrono::Utc::now();
     let stale = ConnectionId::new("StaleConnId0=");

@@ -3,30 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use chat_tests::client::{TestUser, WsClient, create_conversation, start_gateway};
+use chat_tests::client::{Chat, TestUser, WsClient, start_gateway};
 use chat_tests::{TestWorld, redis};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
-
-/// A world, a gateway, alice and bob (who connected once, so he exists), and their conversation.
-struct Chat {
-    world: TestWorld,
-    gateway: chat_local::LocalGateway,
-    alice: TestUser,
-    bob: TestUser,
-    conversation_id: String,
-}
-
-async fn chat_with(env: &[(&str, &str)]) -> Chat {
-    let world = TestWorld::with_env(env).await;
-    let gateway = start_gateway(&world).await;
-    let (alice, bob) = (TestUser::new(&world, "alice"), TestUser::new(&world, "bob"));
-    WsClient::connect(&gateway, &bob).await.close().await;
-    let (status, body) = create_conversation(&gateway, &alice, &bob.id()).await;
-    assert_eq!(status, 201, "{body}");
-    let conversation_id = body["id"].as_str().expect("id").to_owned();
-    Chat { world, gateway, alice, bob, conversation_id }
-}
 
 async fn send_frame(ws: &mut WsClient, frame: Value) {
     ws.send_text(frame.to_string()).await;
@@ -53,7 +33,7 @@ async fn count_events(ws: &mut WsClient, event: &str, window: Duration) -> usize
 /// a later typing:start is pushed again.
 #[tokio::test]
 async fn typing_reaches_the_other_participant_at_once_and_expires() {
-    let c = chat_with(&[]).await;
+    let c = Chat::with_env(&[]).await;
     let mut alice = WsClient::connect(&c.gateway, &c.alice).await;
     let mut bob = WsClient::connect(&c.gateway, &c.bob).await;
 
@@ -80,7 +60,7 @@ async fn typing_reaches_the_other_participant_at_once_and_expires() {
 /// once, and only while typing.
 #[tokio::test]
 async fn a_burst_of_typing_is_throttled_and_stop_is_pushed_once() {
-    let c = chat_with(&[]).await;
+    let c = Chat::with_env(&[]).await;
     let mut alice = WsClient::connect(&c.gateway, &c.alice).await;
     let mut bob = WsClient::connect(&c.gateway, &c.bob).await;
 
@@ -100,7 +80,7 @@ async fn a_burst_of_typing_is_throttled_and_stop_is_pushed_once() {
 /// Sending a message clears the sender's typing state.
 #[tokio::test]
 async fn sending_a_message_clears_typing() {
-    let c = chat_with(&[]).await;
+    let c = Chat::with_env(&[]).await;
     let mut alice = WsClient::connect(&c.gateway, &c.alice).await;
     let mut bob = WsClient::connect(&c.gateway, &c.bob).await;
     send_frame(&mut alice, json!({"action": "typing:start", "conversationId": c.conversation_id})).await;
@@ -114,7 +94,7 @@ async fn sending_a_message_clears_typing() {
 /// Typing in someone else's conversation is refused with FORBIDDEN and pushes nothing.
 #[tokio::test]
 async fn typing_in_a_strangers_conversation_is_forbidden() {
-    let c = chat_with(&[]).await;
+    let c = Chat::with_env(&[]).await;
     let mut bob = WsClient::connect(&c.gateway, &c.bob).await;
     let carol = TestUser::new(&c.world, "carol");
     let mut carol_ws = WsClient::connect(&c.gateway, &carol).await;
@@ -128,7 +108,7 @@ async fn typing_in_a_strangers_conversation_is_forbidden() {
 /// mark_read with a lower upToSeq changes nothing.
 #[tokio::test]
 async fn read_receipts_reach_the_sender_and_never_move_backwards() {
-    let c = chat_with(&[]).await;
+    let c = Chat::with_env(&[]).await;
     let mut alice = WsClient::connect(&c.gateway, &c.alice).await;
     let mut alice_phone = WsClient::connect(&c.gateway, &c.alice).await;
     let mut bob = WsClient::connect(&c.gateway, &c.bob).await;
@@ -177,7 +157,7 @@ async fn read_receipts_reach_the_sender_and_never_move_backwards() {
 /// or repeat, all become delivered, and alice is told.
 #[tokio::test]
 async fn an_offline_recipient_syncs_everything_in_order() {
-    let c = chat_with(&[("RATE_LIMIT_MESSAGES_PER_MINUTE", "1000")]).await;
+    let c = Chat::with_env(&[("RATE_LIMIT_MESSAGES_PER_MINUTE", "1000")]).await;
     let mut alice = WsClient::connect(&c.gateway, &c.alice).await;
     for n in 1..=120 {
         let ack = alice.send_message(&c.conversation_id, &format!("message {n}"), None).await;
@@ -214,7 +194,7 @@ async fn an_offline_recipient_syncs_everything_in_order() {
 /// Sync validates its input.
 #[tokio::test]
 async fn sync_refuses_bad_limits() {
-    let c = chat_with(&[]).await;
+    let c = Chat::with_env(&[]).await;
     let mut bob = WsClient::connect(&c.gateway, &c.bob).await;
     for (limit, rid) in [(0, "a"), (501, "b")] {
         send_frame(&mut bob, json!({"action": "conversation:sync", "conversationId": c.conversation_id, "afterSeq": 0, "limit": limit, "requestId": rid})).await;
@@ -232,7 +212,7 @@ async fn sync_refuses_bad_limits() {
 /// refused with CHAT_RATE_LIMIT_EXCEEDED and a positive retryAfter.
 #[tokio::test]
 async fn the_message_rate_limit_is_exact_under_concurrency() {
-    let c = chat_with(&[]).await;
+    let c = Chat::with_env(&[]).await;
     let mut devices = Vec::new();
     for _ in 0..5 {
         devices.push(WsClient::connect(&c.gateway, &c.alice).await);
@@ -263,7 +243,7 @@ async fn the_message_rate_limit_is_exact_under_concurrency() {
 /// ping answers pong (keep-alive under API Gateway's idle timeout).
 #[tokio::test]
 async fn ping_is_answered_with_pong() {
-    let c = chat_with(&[]).await;
+    let c = Chat::with_env(&[]).await;
     let mut alice = WsClient::connect(&c.gateway, &c.alice).await;
     send_frame(&mut alice, json!({"action": "ping", "requestId": "p"})).await;
     let ack = alice.ack("p").await;

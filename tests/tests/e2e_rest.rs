@@ -1,7 +1,7 @@
 //! The REST read paths end to end through `chat-local`: conversation list, history, read.
 
 use chat_tests::TestWorld;
-use chat_tests::client::{TestUser, WsClient, create_conversation, post_json, start_gateway};
+use chat_tests::client::{Chat, TestUser, WsClient, create_conversation, post_json, start_gateway};
 use serde_json::{Value, json};
 
 /// GET `path` as `user`: status, `Retry-After`, JSON body.
@@ -17,25 +17,6 @@ async fn get(gateway: &chat_local::LocalGateway, user: &TestUser, path: &str) ->
     (status, retry, response.json().await.unwrap_or(Value::Null))
 }
 
-struct Chat {
-    world: TestWorld,
-    gateway: chat_local::LocalGateway,
-    alice: TestUser,
-    bob: TestUser,
-    conversation_id: String,
-}
-
-async fn chat_with(env: &[(&str, &str)]) -> Chat {
-    let world = TestWorld::with_env(env).await;
-    let gateway = start_gateway(&world).await;
-    let (alice, bob) = (TestUser::new(&world, "alice"), TestUser::new(&world, "bob"));
-    WsClient::connect(&gateway, &bob).await.close().await;
-    let (status, body) = create_conversation(&gateway, &alice, &bob.id()).await;
-    assert_eq!(status, 201, "{body}");
-    let conversation_id = body["id"].as_str().expect("id").to_owned();
-    Chat { world, gateway, alice, bob, conversation_id }
-}
-
 async fn unread(c: &Chat, user: &TestUser) -> i64 {
     let (status, _, page) = get(&c.gateway, user, "/conversations").await;
     assert_eq!(status, 200, "{page}");
@@ -47,7 +28,7 @@ async fn unread(c: &Chat, user: &TestUser) -> i64 {
 /// over WebSocket, on two devices.
 #[tokio::test]
 async fn unread_counts_follow_sends_syncs_and_reads_on_two_devices() {
-    let c = chat_with(&[]).await;
+    let c = Chat::with_env(&[]).await;
     let mut alice = WsClient::connect(&c.gateway, &c.alice).await;
     for text in ["one", "two", "three"] {
         alice.send_message(&c.conversation_id, text, None).await;
@@ -92,7 +73,7 @@ async fn unread_counts_follow_sends_syncs_and_reads_on_two_devices() {
 /// repeat, while new messages keep arriving between page requests.
 #[tokio::test]
 async fn history_pages_concatenate_while_messages_arrive() {
-    let c = chat_with(&[("RATE_LIMIT_MESSAGES_PER_MINUTE", "1000")]).await;
+    let c = Chat::with_env(&[("RATE_LIMIT_MESSAGES_PER_MINUTE", "1000")]).await;
     let mut alice = WsClient::connect(&c.gateway, &c.alice).await;
     for n in 1..=120 {
         alice.send_message(&c.conversation_id, &format!("m{n}"), None).await;
@@ -138,7 +119,7 @@ async fn history_pages_concatenate_while_messages_arrive() {
 /// Bad parameters and foreign conversations are refused with documented codes.
 #[tokio::test]
 async fn history_and_list_refuse_bad_input() {
-    let c = chat_with(&[]).await;
+    let c = Chat::with_env(&[]).await;
     let carol = TestUser::new(&c.world, "carol");
     let base = format!("/conversations/{}/messages", c.conversation_id);
     let cases = [
@@ -204,8 +185,8 @@ async fn the_conversation_list_pages_by_latest_activity() {
 /// REST calls over the per-user limit get 429 with Retry-After.
 #[tokio::test]
 async fn rest_calls_over_the_limit_get_429_with_retry_after() {
-    let c = chat_with(&[("RATE_LIMIT_REST_PER_MINUTE", "2")]).await;
-    // chat_with already spent one (POST /conversations).
+    let c = Chat::with_env(&[("RATE_LIMIT_REST_PER_MINUTE", "2")]).await;
+    // the fixture already spent one (POST /conversations).
     let (first, _, _) = get(&c.gateway, &c.alice, "/conversations").await;
     let (second, retry, body) = get(&c.gateway, &c.alice, "/conversations").await;
     assert_eq!((first, second), (200, 429), "{body}");
