@@ -102,7 +102,7 @@ pub async fn load(
     eprintln!("committed in {:.1} s", started.elapsed().as_secs_f64());
 
     let started = Instant::now();
-    client.batch_execute("SELECT gin_clean_pending_list('messages_search_idx')").await?;
+    client.batch_execute("SELECT gin_clean_pending_list('messages_participant_search_idx')").await?;
     client.batch_execute(&format!("ANALYZE {}", TABLES.join(", "))).await?;
     timings.finish = started.elapsed();
     eprintln!("flushed the GIN pending list and analyzed in {:.1} s", timings.finish.as_secs_f64());

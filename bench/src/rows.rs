@@ -20,7 +20,7 @@ pub const CONVERSATIONS_COPY: &str =
 pub const MEMBERS_COPY: &str =
     "COPY conversation_members (conversation_id, user_id, last_read_seq, last_delivered_seq) FROM STDIN";
 pub const MESSAGES_COPY: &str = "COPY messages (id, conversation_id, seq, sender_id, content, status, created_at, \
-     delivered_at, read_at, client_message_id) FROM STDIN";
+     delivered_at, read_at, client_message_id, participant_ids) FROM STDIN";
 
 /// Appends `ms` (Unix milliseconds) as a UTC timestamp literal.
 pub fn push_timestamp(out: &mut String, ms: i64) {
@@ -184,7 +184,14 @@ impl<'a> MessageRows<'a> {
             Some(id) => push_uuid(out, id),
             None => out.push_str("\\N"),
         }
-        out.push('\n');
+        out.push_str("\t{");
+        for (n, p) in c.participants.iter().enumerate() {
+            if n > 0 {
+                out.push(',');
+            }
+            push_uuid(out, self.plan.users[*p as usize].id);
+        }
+        out.push_str("}\n");
     }
 
     pub fn into_stats(self) -> ContentStats {

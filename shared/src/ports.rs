@@ -172,6 +172,61 @@ pub struct SyncBatch {
     pub newly_delivered: Vec<(MessageId, i64)>,
 }
 
+/// A full-text search over the messages of the viewer's conversations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchRequest {
+    /// The query in web-search syntax (`"quoted phrase"`, `or`, `-word`), validated: 1 to 200
+    /// characters, no control characters.
+    pub query: String,
+    /// Only this conversation (the viewer must be in it).
+    pub conversation: Option<ConversationId>,
+    /// Ranking looks at the `window` most recent matches only (newest first by id), never at an
+    /// unbounded set.
+    pub window: i64,
+    /// Continue after this hit; `None` for the first page.
+    pub after: Option<SearchCursor>,
+    pub limit: i64,
+}
+
+/// A position in a ranked result list. `newest` pins the match window of the first page, so
+/// later pages rank the same messages even while new ones arrive.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchCursor {
+    pub rank: f32,
+    pub id: MessageId,
+    pub newest: MessageId,
+}
+
+/// One search result: the message, its rank (higher is better) and a fragment of its content
+/// in which matches are wrapped in [`HIGHLIGHT_START`] and [`HIGHLIGHT_STOP`] (content never
+/// contains these two characters: they are removed before highlighting).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchHit {
+    pub message: Message,
+    pub rank: f32,
+    pub snippet: String,
+}
+
+/// Marks the start of a highlighted match in [`SearchHit::snippet`] (U+E000, private use).
+pub const HIGHLIGHT_START: char = '\u{E000}';
+/// Marks the end of a highlighted match in [`SearchHit::snippet`] (U+E001, private use).
+pub const HIGHLIGHT_STOP: char = '\u{E001}';
+
+/// A page of hits, best first, and the newest message of the match window (for the cursor).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchResults {
+    pub hits: Vec<SearchHit>,
+    pub newest: Option<MessageId>,
+}
+
+/// Ranked full-text search.
+#[async_trait]
+pub trait MessageSearch: Send + Sync + std::fmt::Debug {
+    /// Up to `limit` hits after `request.after`, by rank, then newest first, only from
+    /// conversations `viewer` is in. Scoped when `request.conversation` is set.
+    async fn search(&self, viewer: UserId, request: &SearchRequest) -> Result<Scoped<SearchResults>, PortError>;
+}
+
 /// Typing state, kept with a TTL (Redis).
 #[async_trait]
 pub trait TypingTracker: Send + Sync + std::fmt::Debug {

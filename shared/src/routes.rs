@@ -18,11 +18,12 @@ pub enum Function {
     HttpListConversations,
     HttpGetMessages,
     HttpMarkRead,
+    HttpSearchMessages,
 }
 
 impl Function {
     /// Every function, in a stable order.
-    pub const ALL: [Function; 12] = [
+    pub const ALL: [Function; 13] = [
         Function::Authorizer,
         Function::WsConnect,
         Function::WsDisconnect,
@@ -35,6 +36,7 @@ impl Function {
         Function::HttpListConversations,
         Function::HttpGetMessages,
         Function::HttpMarkRead,
+        Function::HttpSearchMessages,
     ];
 
     /// The cargo package (and binary) name under `functions/`.
@@ -52,6 +54,7 @@ impl Function {
             Function::HttpListConversations => "http-list-conversations",
             Function::HttpGetMessages => "http-get-messages",
             Function::HttpMarkRead => "http-mark-read",
+            Function::HttpSearchMessages => "http-search-messages",
         }
     }
 
@@ -70,6 +73,7 @@ impl Function {
             Function::HttpListConversations => "HttpListConversationsFunction",
             Function::HttpGetMessages => "HttpGetMessagesFunction",
             Function::HttpMarkRead => "HttpMarkReadFunction",
+            Function::HttpSearchMessages => "HttpSearchMessagesFunction",
         }
     }
 
@@ -119,6 +123,7 @@ pub const HTTP_ROUTES: &[HttpRoute] = &[
     HttpRoute { method: "GET", path: "/conversations", function: Function::HttpListConversations },
     HttpRoute { method: "GET", path: "/conversations/{conversationId}/messages", function: Function::HttpGetMessages },
     HttpRoute { method: "POST", path: "/conversations/{conversationId}/read", function: Function::HttpMarkRead },
+    HttpRoute { method: "GET", path: "/messages/search", function: Function::HttpSearchMessages },
 ];
 
 /// The WebSocket route for a route key, falling back to `$default` as API Gateway does.

@@ -217,6 +217,19 @@ pub async fn create_conversation(
     post_json(gateway, "/conversations", Some(&user.token), &json!({"participantId": participant_id}).to_string()).await
 }
 
+/// GETs `path` from the HTTP API as `user`: the status, `Retry-After` and the JSON body.
+pub async fn get_json(gateway: &chat_local::LocalGateway, user: &TestUser, path: &str) -> (u16, Option<String>, Value) {
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", gateway.http_url()))
+        .bearer_auth(&user.token)
+        .send()
+        .await
+        .expect("HTTP request");
+    let status = response.status().as_u16();
+    let retry = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    (status, retry, response.json().await.unwrap_or(Value::Null))
+}
+
 /// POSTs a raw body to the HTTP API; returns the status and JSON body.
 pub async fn post_json(
     gateway: &chat_local::LocalGateway,

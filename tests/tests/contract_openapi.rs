@@ -175,6 +175,7 @@ const CREATE: (&str, &str) = ("POST", "/conversations");
 const LIST: (&str, &str) = ("GET", "/conversations");
 const HISTORY: (&str, &str) = ("GET", "/conversations/{conversationId}/messages");
 const READ: (&str, &str) = ("POST", "/conversations/{conversationId}/read");
+const SEARCH: (&str, &str) = ("GET", "/messages/search");
 
 #[test]
 fn the_document_covers_exactly_the_route_table() {
@@ -353,12 +354,32 @@ async fn real_responses_conform_to_the_document() {
     exchange(c, g, READ, &read, None, None, 401).await;
     exchange(c, g, READ, &read, Some("forged.token.here"), None, 403).await;
 
+    // GET /messages/search
+    let hits = exchange(c, g, SEARCH, "/messages/search?q=two&limit=1", b, None, 200).await;
+    assert_eq!(hits.body["items"][0]["snippet"], "<mark>two</mark> &lt;b&gt;", "{}", hits.body);
+    let many = exchange(c, g, SEARCH, "/messages/search?q=one%20or%20two%20or%20three&limit=1", a, None, 200).await;
+    let cursor = many.body["nextCursor"].as_str().expect("a next page").to_owned();
+    exchange(c, g, SEARCH, &format!("/messages/search?q=one%20or%20two%20or%20three&cursor={cursor}"), a, None, 200)
+        .await;
+    exchange(c, g, SEARCH, &format!("/messages/search?q=lines&conversationId={conversation}"), a, None, 200).await;
+    exchange(c, g, SEARCH, "/messages/search?q=two", k, None, 200).await;
+    for bad in ["", "?q=", "?q=%20", "?q=x&limit=0", "?q=x&limit=51", "?q=x&cursor=nope", "?q=x&conversationId=1"] {
+        exchange(c, g, SEARCH, &format!("/messages/search{bad}"), a, None, 400).await;
+    }
+    exchange(c, g, SEARCH, &format!("/messages/search?q={}", "x".repeat(201)), a, None, 400).await;
+    exchange(c, g, SEARCH, &format!("/messages/search?q=x&conversationId={}", uuid::Uuid::now_v7()), a, None, 404)
+        .await;
+    exchange(c, g, SEARCH, &format!("/messages/search?q=x&conversationId={conversation}"), k, None, 403).await;
+    exchange(c, g, SEARCH, "/messages/search?q=x", None, None, 401).await;
+    exchange(c, g, SEARCH, "/messages/search?q=x", Some("forged.token.here"), None, 403).await;
+
     let seen = contract.seen.lock().expect("lock").clone();
     let expected: BTreeSet<(String, u16)> = [
         ("createConversation", [200, 201, 400, 401, 403, 404, 413].as_slice()),
         ("listConversations", &[200, 400, 401, 403]),
         ("getMessages", &[200, 400, 401, 403, 404]),
         ("markRead", &[200, 400, 401, 403, 404, 413]),
+        ("searchMessages", &[200, 400, 401, 403, 404]),
     ]
     .into_iter()
     .flat_map(|(id, statuses)| statuses.iter().map(move |s| (id.to_owned(), *s)))
@@ -384,6 +405,7 @@ async fn rate_limited_responses_conform_to_the_document() {
         (LIST, "/conversations".to_owned(), None),
         (HISTORY, format!("/conversations/{conversation}/messages"), None),
         (READ, format!("/conversations/{conversation}/read"), None),
+        (SEARCH, "/messages/search?q=x".to_owned(), None),
     ] {
         let answer = exchange(&contract, &gateway, route, &path, a, body, 429).await;
         assert_eq!(answer.body["error"]["code"], "CHAT_RATE_LIMIT_EXCEEDED");

@@ -1,21 +1,8 @@
 //! The REST read paths end to end through `chat-local`: conversation list, history, read.
 
 use chat_tests::TestWorld;
-use chat_tests::client::{Chat, TestUser, WsClient, create_conversation, post_json, start_gateway};
+use chat_tests::client::{Chat, TestUser, WsClient, create_conversation, get_json as get, post_json, start_gateway};
 use serde_json::{Value, json};
-
-/// GET `path` as `user`: status, `Retry-After`, JSON body.
-async fn get(gateway: &chat_local::LocalGateway, user: &TestUser, path: &str) -> (u16, Option<String>, Value) {
-    let response = reqwest::Client::new()
-        .get(format!("{}{path}", gateway.http_url()))
-        .bearer_auth(&user.token)
-        .send()
-        .await
-        .expect("HTTP request");
-    let status = response.status().as_u16();
-    let retry = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    (status, retry, response.json().await.unwrap_or(Value::Null))
-}
 
 async fn unread(c: &Chat, user: &TestUser) -> i64 {
     let (status, _, page) = get(&c.gateway, user, "/conversations").await;

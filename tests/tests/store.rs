@@ -214,3 +214,30 @@ async fn an_unreachable_database_is_unavailable_quickly() {
     assert!(matches!(err, PortError::Unavailable(_)), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
 }
+
+/// Ranking is bounded: a search sees the newest `SEARCH_WINDOW` matches, and paging walks
+/// exactly those, each once.
+#[tokio::test]
+async fn search_ranks_only_the_newest_window_of_matches() {
+    let world = TestWorld::new().await;
+    let (alice, bob) = (user(&world, "alice").await, user(&world, "bob").await);
+    let c = conversation(&world, alice, bob).await;
+    let total = chat_shared::app::SEARCH_WINDOW + 100;
+    for n in 1..=total {
+        let text = if n % 10 == 0 { format!("window window {n}") } else { format!("window {n}") };
+        world.store.append_message(new_message(c, alice, &text, None)).await.expect("append");
+    }
+    let (mut seqs, mut cursor) = (Vec::new(), None::<String>);
+    loop {
+        let page = chat_shared::app::search(&world.store, bob, Some("window"), None, Some("50"), cursor.as_deref())
+            .await
+            .expect("search");
+        seqs.extend(page.items.iter().map(|hit| hit.message.seq));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (total - chat_shared::app::SEARCH_WINDOW + 1..=total).collect::<Vec<_>>());
+}

@@ -14,8 +14,9 @@ use crate::domain::{
     MessageStatus, Participants, UserId, UserProfile,
 };
 use crate::ports::{
-    AppendOutcome, Cause, ConversationStore, GetOrCreate, HistorySlice, ListCursor, MessageStore, NewMessage,
-    PortError, ReadReceipt, Scoped, SyncBatch, UserStore,
+    AppendOutcome, Cause, ConversationStore, GetOrCreate, HIGHLIGHT_START, HIGHLIGHT_STOP, HistorySlice, ListCursor,
+    MessageSearch, MessageStore, NewMessage, PortError, ReadReceipt, Scoped, SearchHit, SearchRequest, SearchResults,
+    SyncBatch, UserStore,
 };
 
 mod embedded {
@@ -318,11 +319,13 @@ impl MessageStore for PgStore {
                     UPDATE conversations c SET last_seq = c.last_seq + 1, updated_at = now() \
                      WHERE c.id = $1 AND $2 IN (c.participant1_id, c.participant2_id) \
                        AND NOT EXISTS (SELECT 1 FROM existing) \
-                    RETURNING c.id, c.last_seq, \
+                    RETURNING c.id, c.last_seq, c.participant1_id, c.participant2_id, \
                       CASE WHEN c.participant1_id = $2 THEN c.participant2_id ELSE c.participant1_id END AS recipient_id), \
                  ins AS ( \
-                    INSERT INTO messages (id, conversation_id, seq, sender_id, content, client_message_id) \
-                    SELECT $3, conv.id, conv.last_seq, $2, $4, $5 FROM conv \
+                    INSERT INTO messages (id, conversation_id, seq, sender_id, content, client_message_id, \
+                                          participant_ids) \
+                    SELECT $3, conv.id, conv.last_seq, $2, $4, $5, ARRAY[conv.participant1_id, conv.participant2_id] \
+                      FROM conv \
                     RETURNING id, conversation_id, seq, sender_id, content, status, created_at, delivered_at, \
                               read_at, client_message_id) \
                  SELECT ins.*, conv.recipient_id FROM ins CROSS JOIN conv",
@@ -547,6 +550,90 @@ impl MessageStore for PgStore {
                 }
             }
             Ok(Scoped::Found(SyncBatch { messages, has_more, other, newly_delivered }))
+        })
+        .await
+    }
+}
+
+/// Ranked search (see migration V3 for the index). The window is the `$5` newest matches no
+/// newer than `$4`, found by intersecting the viewer's and the terms' posting lists in one GIN
+/// index; only the window is ranked, and only the page gets a headline.
+///
+/// Headlines: a message of up to [`WHOLE_SNIPPET_MAX_CHARS`] characters is its own snippet,
+/// every match highlighted (`HighlightAll` keeps the text exactly); a longer one is cut to at
+/// most two fragments around the matches, where PostgreSQL's parser drops HTML-like tags and
+/// punctuation at the fragment edges.
+const SEARCH_SQL: &str = "WITH candidates AS ( \
+        SELECT m.id, m.search_vector FROM messages m \
+         WHERE m.participant_ids @> ARRAY[$1::uuid] \
+           AND m.search_vector @@ websearch_to_tsquery('english', $2) \
+           AND ($3::uuid IS NULL OR m.conversation_id = $3) \
+           AND m.id <= $4 \
+         ORDER BY m.id DESC LIMIT $5), \
+     ranked AS ( \
+        SELECT id, ts_rank_cd(search_vector, websearch_to_tsquery('english', $2), 1) AS rank FROM candidates), \
+     page AS ( \
+        SELECT id, rank FROM ranked WHERE (rank, id) < ($6, $7) ORDER BY rank DESC, id DESC LIMIT $8) \
+     SELECT {MESSAGE_COLUMNS}, p.rank, (SELECT max_id FROM (SELECT id AS max_id FROM candidates ORDER BY id DESC LIMIT 1) n) AS newest, \
+            ts_headline('english', translate(m.content, $9, ''), websearch_to_tsquery('english', $2), \
+                        CASE WHEN char_length(m.content) <= $11 THEN $10 || ', HighlightAll=true' \
+                             ELSE $10 || ', MaxWords=24, MinWords=8, MaxFragments=2, FragmentDelimiter=\" … \"' END) \
+              AS snippet \
+       FROM page p JOIN messages m ON m.id = p.id JOIN conversations c ON c.id = m.conversation_id \
+      ORDER BY p.rank DESC, p.id DESC";
+
+/// Messages up to this long are shown whole in search results.
+const WHOLE_SNIPPET_MAX_CHARS: i32 = 300;
+
+#[async_trait]
+impl MessageSearch for PgStore {
+    async fn search(&self, viewer: UserId, request: &SearchRequest) -> Result<Scoped<SearchResults>, PortError> {
+        self.bounded(async move {
+            let client = self.client().await?;
+            if let Some(conversation) = request.conversation {
+                match participants_of(&client, conversation).await? {
+                    None => return Ok(Scoped::ConversationNotFound),
+                    Some(p) if !p.contains(viewer) => return Ok(Scoped::NotParticipant),
+                    Some(_) => {}
+                }
+            }
+            let stmt = client
+                .prepare_cached(&SEARCH_SQL.replace("{MESSAGE_COLUMNS}", MESSAGE_COLUMNS))
+                .await
+                .map_err(pg_error)?;
+            let markers = format!("{HIGHLIGHT_START}{HIGHLIGHT_STOP}");
+            let markers_option = format!("StartSel={HIGHLIGHT_START}, StopSel={HIGHLIGHT_STOP}");
+            let (rank, after, newest) = match request.after {
+                Some(c) => (c.rank, c.id.as_uuid(), c.newest.as_uuid()),
+                None => (f32::INFINITY, Uuid::max(), Uuid::max()),
+            };
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 11] = [
+                &viewer.as_uuid(),
+                &request.query,
+                &request.conversation.map(|c| c.as_uuid()),
+                &newest,
+                &request.window,
+                &rank,
+                &after,
+                &request.limit,
+                &markers,
+                &markers_option,
+                &WHOLE_SNIPPET_MAX_CHARS,
+            ];
+            let rows = client.query(&stmt, &params).await.map_err(pg_error)?;
+            let mut newest = None;
+            let mut hits = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let message = message_from_row(row, 0)?;
+                let newest_id: Option<Uuid> = row.try_get("newest").map_err(pg_error)?;
+                newest = newest_id.map(MessageId::from_uuid);
+                hits.push(SearchHit {
+                    message,
+                    rank: row.try_get("rank").map_err(pg_error)?,
+                    snippet: row.try_get("snippet").map_err(pg_error)?,
+                });
+            }
+            Ok(Scoped::Found(SearchResults { hits, newest }))
         })
         .await
     }

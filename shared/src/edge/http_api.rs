@@ -16,10 +16,12 @@ use crate::app::{self, AppError, Fanout, Page, rate_limit};
 use crate::auth::Identity;
 use crate::config::OnLimiterFailure;
 use crate::ports::{
-    Cause, Clock, ConnectionRegistry, ConversationStore, Limit, MessageStore, Notifier, RateLimiter, UserStore,
+    Cause, Clock, ConnectionRegistry, ConversationStore, Limit, MessageSearch, MessageStore, Notifier, RateLimiter,
+    UserStore,
 };
 use crate::protocol::{
     ConversationDto, CreateConversationRequest, ErrorBody, ErrorCode, MarkReadRequest, MessageDto, PageDto, RestError,
+    SearchHitDto,
 };
 
 /// Request bodies larger than this are refused with `PAYLOAD_TOO_LARGE`.
@@ -281,5 +283,42 @@ impl Handler for HttpMarkRead {
                 read_at: r.read_at,
             }),
         )
+    }
+}
+
+/// `GET /messages/search?q=&conversationId=&limit=&cursor=`: ranked full-text search over the
+/// caller's conversations.
+#[derive(Debug, Clone)]
+pub struct HttpSearchMessages {
+    gate: Gate,
+    search: Arc<dyn MessageSearch>,
+}
+
+impl HttpSearchMessages {
+    pub fn new(s: &Services) -> Self {
+        Self { gate: Gate::new(s), search: Arc::new(s.store.clone()) }
+    }
+}
+
+#[async_trait]
+impl Handler for HttpSearchMessages {
+    type Event = ApiGatewayV2httpRequest;
+    type Response = ApiGatewayV2httpResponse;
+
+    async fn handle(&self, event: Self::Event) -> Self::Response {
+        let caller = match self.gate.admit(&event).await {
+            Ok(caller) => caller,
+            Err(response) => return response,
+        };
+        let page = app::search(
+            &*self.search,
+            caller.user_id,
+            query(&event, "q"),
+            query(&event, "conversationId"),
+            query(&event, "limit"),
+            query(&event, "cursor"),
+        )
+        .await;
+        respond(200, page.map(|p| page_dto(p, |r| SearchHitDto::from(r))))
     }
 }

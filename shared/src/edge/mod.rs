@@ -18,7 +18,7 @@ use serde_json::Value;
 
 pub use authorizer::Authorizer;
 pub use errors::error_body;
-pub use http_api::{HttpCreateConversation, HttpGetMessages, HttpListConversations, HttpMarkRead};
+pub use http_api::{HttpCreateConversation, HttpGetMessages, HttpListConversations, HttpMarkRead, HttpSearchMessages};
 pub use websocket::{WsConnect, WsDefault, WsDisconnect, WsMarkRead, WsSendMessage, WsSync, WsTyping};
 
 use crate::adapters::apigw::ApiGatewayNotifier;
@@ -147,6 +147,7 @@ pub struct Handlers {
     pub http_list_conversations: HttpListConversations,
     pub http_get_messages: HttpGetMessages,
     pub http_mark_read: HttpMarkRead,
+    pub http_search_messages: HttpSearchMessages,
 }
 
 impl Handlers {
@@ -166,6 +167,7 @@ impl Handlers {
             http_list_conversations: HttpListConversations::new(services),
             http_get_messages: HttpGetMessages::new(services),
             http_mark_read: HttpMarkRead::new(services)?,
+            http_search_messages: HttpSearchMessages::new(services),
         })
     }
 
@@ -187,6 +189,7 @@ impl Handlers {
             Function::HttpListConversations => invoke_json(&self.http_list_conversations, event).await,
             Function::HttpGetMessages => invoke_json(&self.http_get_messages, event).await,
             Function::HttpMarkRead => invoke_json(&self.http_mark_read, event).await,
+            Function::HttpSearchMessages => invoke_json(&self.http_search_messages, event).await,
         }
     }
 }

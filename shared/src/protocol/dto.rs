@@ -96,6 +96,23 @@ pub struct PageDto<T> {
     pub has_more: bool,
 }
 
+/// A search hit: the message, its rank (higher is better; comparable within one result list
+/// only) and an HTML snippet in which `<mark>...</mark>` wraps each match and all content is
+/// escaped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchHitDto {
+    pub message: MessageDto,
+    pub snippet: String,
+    pub rank: f32,
+}
+
+impl From<&crate::app::SearchResult> for SearchHitDto {
+    fn from(r: &crate::app::SearchResult) -> Self {
+        Self { message: MessageDto::from(&r.message), snippet: r.snippet.clone(), rank: r.rank }
+    }
+}
+
 /// `POST /conversations/{conversationId}/read` body (optional).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]

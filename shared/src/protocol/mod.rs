@@ -6,7 +6,9 @@ mod error;
 mod inbound;
 mod outbound;
 
-pub use dto::{ConversationDto, CreateConversationRequest, MarkReadRequest, MessageDto, PageDto, ParticipantDto};
+pub use dto::{
+    ConversationDto, CreateConversationRequest, MarkReadRequest, MessageDto, PageDto, ParticipantDto, SearchHitDto,
+};
 pub use error::{ErrorBody, ErrorCode, RestError};
 pub use inbound::{
     ClientFrame, FrameError, FrameErrorKind, MAX_REQUEST_ID_LEN, MarkReadFrame, SendMessageFrame, SyncFrame,
