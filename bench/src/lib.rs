@@ -8,10 +8,13 @@
 //!    message ids and content ([`text`], [`vocab`]) on the fly ([`rows`]);
 //! 3. [`summary`]: ids and search terms for the query benchmarks.
 //!
+//! `chat-query-bench` ([`query`]) times the read paths on that dataset.
+//!
 //! Every phase draws from its own ChaCha8 stream of the seed ([`rng`]).
 
 pub mod load;
 pub mod plan;
+pub mod query;
 pub mod rng;
 pub mod rows;
 pub mod summary;
