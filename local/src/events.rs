@@ -61,44 +61,7 @@ pub fn comma_joined_map(pairs: &Pairs) -> Map<String, Value> {
     map
 }
 
-/// Decodes `%XX` escapes (and `+` as a space when `plus_is_space`, as in query strings).
-/// Invalid escapes stay as they are; bytes that are not UTF-8 become U+FFFD.
-pub fn percent_decode(s: &str, plus_is_space: bool) -> String {
-    fn hex(b: u8) -> Option<u8> {
-        char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' if plus_is_space => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The decoded `name=value` pairs of a raw query string, in order.
-pub fn query_pairs(raw_query: &str) -> Vec<(String, String)> {
-    raw_query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k, true), percent_decode(v, true))
-        })
-        .collect()
-}
+pub use chat_shared::edge::query::{percent_decode, query_pairs};
 
 /// A frame received on a WebSocket connection.
 #[derive(Debug, Clone, PartialEq, Eq)]

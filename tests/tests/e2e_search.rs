@@ -112,6 +112,9 @@ async fn phrases_or_and_exclusion_work() {
         let ranks: Vec<f64> = page["items"].as_array().unwrap().iter().map(|h| h["rank"].as_f64().unwrap()).collect();
         assert!(ranks.windows(2).all(|w| w[0] >= w[1]), "{q}: best first: {ranks:?}");
     }
+    // Commas are text, not separators (API Gateway joins repeated parameters with commas).
+    let (status, page) = search(&c, &c.bob, &[("q", "quarterly, friday")]).await;
+    assert_eq!((status, contents(&page)), (200, vec!["the quarterly budget review is on friday".to_owned()]), "{page}");
     // Only stop words: a valid query that matches nothing.
     let (status, page) = search(&c, &c.bob, &[("q", "the or")]).await;
     assert_eq!((status, page["items"].as_array().map(Vec::len)), (200, Some(0)), "{page}");
@@ -237,12 +240,14 @@ async fn hostile_input_is_answered_without_server_errors() {
     assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
 
     let too_long = "x".repeat(201);
+    let too_long_after_a_comma = format!("x,{}", "y".repeat(199));
     let very_long = "a ".repeat(2500);
-    let bad: [&[(&str, &str)]; 11] = [
+    let bad: [&[(&str, &str)]; 12] = [
         &[],
         &[("q", "")],
         &[("q", "   ")],
         &[("q", &too_long)],
+        &[("q", &too_long_after_a_comma)],
         &[("q", &very_long)],
         &[("q", "x"), ("limit", "0")],
         &[("q", "x"), ("limit", "51")],

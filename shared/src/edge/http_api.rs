@@ -74,8 +74,12 @@ fn json_body<T: serde::de::DeserializeOwned>(event: &ApiGatewayV2httpRequest) ->
     }
 }
 
-fn query<'a>(event: &'a ApiGatewayV2httpRequest, name: &str) -> Option<&'a str> {
-    event.query_string_parameters.first(name)
+/// A query parameter, from `rawQueryString` (see [`super::query`]).
+fn query(event: &ApiGatewayV2httpRequest, name: &str) -> Option<String> {
+    match &event.raw_query_string {
+        Some(raw) => super::query::query_param(raw, name),
+        None => event.query_string_parameters.first(name).map(str::to_owned),
+    }
 }
 
 fn conversation_param(event: &ApiGatewayV2httpRequest) -> &str {
@@ -170,8 +174,8 @@ impl Handler for HttpListConversations {
         let page = app::list_conversations(
             &*self.conversations,
             caller.user_id,
-            query(&event, "limit"),
-            query(&event, "cursor"),
+            query(&event, "limit").as_deref(),
+            query(&event, "cursor").as_deref(),
         )
         .await;
         respond(200, page.map(|p| page_dto(p, |c| ConversationDto::from(c))))
@@ -205,9 +209,9 @@ impl Handler for HttpGetMessages {
             &*self.messages,
             caller.user_id,
             conversation_param(&event),
-            query(&event, "limit"),
-            query(&event, "before"),
-            query(&event, "after"),
+            query(&event, "limit").as_deref(),
+            query(&event, "before").as_deref(),
+            query(&event, "after").as_deref(),
         )
         .await;
         respond(200, page.map(|p| page_dto(p, |m| MessageDto::from(m))))
@@ -313,10 +317,10 @@ impl Handler for HttpSearchMessages {
         let page = app::search(
             &*self.search,
             caller.user_id,
-            query(&event, "q"),
-            query(&event, "conversationId"),
-            query(&event, "limit"),
-            query(&event, "cursor"),
+            query(&event, "q").as_deref(),
+            query(&event, "conversationId").as_deref(),
+            query(&event, "limit").as_deref(),
+            query(&event, "cursor").as_deref(),
         )
         .await;
         respond(200, page.map(|p| page_dto(p, |r| SearchHitDto::from(r))))

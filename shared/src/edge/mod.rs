@@ -7,6 +7,7 @@
 mod authorizer;
 mod errors;
 mod http_api;
+pub mod query;
 mod websocket;
 
 use std::sync::Arc;
