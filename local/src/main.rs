@@ -164,10 +164,12 @@ fn database_label(url: &str) -> &str {
 async fn setup(with_table: bool) -> Result<(), BoxError> {
     chat_shared::telemetry::init();
     let config = chore_config()?;
-    chat_shared::adapters::postgres::migrate(&config.database_url)
+    let report = chat_shared::adapters::postgres::migrate(&config.database_url)
         .await
         .map_err(|e| format!("migrations on {}: {e}", database_label(&config.database_url)))?;
-    println!("migrations: up to date on {}", database_label(&config.database_url));
+    let current = report.current.as_deref().unwrap_or("none");
+    let applied = if report.applied.is_empty() { "nothing to apply".to_owned() } else { report.applied.join(", ") };
+    println!("migrations on {}: {applied}; now at {current}", database_label(&config.database_url));
     if with_table {
         let table = config.connections_table.clone();
         let services = chat_shared::edge::Services::from_config(config).await?;

@@ -67,7 +67,18 @@ pub enum OnLimiterFailure {
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
 
+/// `DATABASE_URL` when it is not set: the local development database.
+const DEFAULT_DATABASE_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/chat";
+
 impl Config {
+    /// `DATABASE_URL` alone, for the `migrate` function, which needs nothing else.
+    pub fn database_url_from_env() -> String {
+        std::env::var("DATABASE_URL")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into())
+    }
+
     /// Reads the configuration from the process environment.
     ///
     /// # Errors
@@ -111,8 +122,7 @@ impl Config {
             },
         };
         Ok(Config {
-            database_url: get("DATABASE_URL")
-                .unwrap_or_else(|| "postgres://postgres:postgres@127.0.0.1:5432/chat".into()),
+            database_url: get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             database_pool_size: number("DATABASE_POOL_SIZE", 4)? as usize,
             connections_table: get("CONNECTIONS_TABLE").unwrap_or_else(|| "Connections".into()),
             management_endpoint: get("APIGW_MANAGEMENT_ENDPOINT"),

@@ -19,11 +19,13 @@ pub enum Function {
     HttpGetMessages,
     HttpMarkRead,
     HttpSearchMessages,
+    /// Applies the database migrations; invoked after each deploy, behind no route.
+    Migrate,
 }
 
 impl Function {
     /// Every function, in a stable order.
-    pub const ALL: [Function; 13] = [
+    pub const ALL: [Function; 14] = [
         Function::Authorizer,
         Function::WsConnect,
         Function::WsDisconnect,
@@ -37,6 +39,7 @@ impl Function {
         Function::HttpGetMessages,
         Function::HttpMarkRead,
         Function::HttpSearchMessages,
+        Function::Migrate,
     ];
 
     /// The cargo package (and binary) name under `functions/`.
@@ -55,6 +58,7 @@ impl Function {
             Function::HttpGetMessages => "http-get-messages",
             Function::HttpMarkRead => "http-mark-read",
             Function::HttpSearchMessages => "http-search-messages",
+            Function::Migrate => "migrate",
         }
     }
 
@@ -74,6 +78,7 @@ impl Function {
             Function::HttpGetMessages => "HttpGetMessagesFunction",
             Function::HttpMarkRead => "HttpMarkReadFunction",
             Function::HttpSearchMessages => "HttpSearchMessagesFunction",
+            Function::Migrate => "MigrateFunction",
         }
     }
 

@@ -23,20 +23,38 @@ mod embedded {
     refinery::embed_migrations!("../migrations");
 }
 
-/// Applies the migrations in `migrations/` (idempotent).
+/// What [`migrate`] did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MigrationReport {
+    /// The migrations this run applied, in order (`V3__participant_search`); empty when the
+    /// database was up to date.
+    pub applied: Vec<String>,
+    /// The newest migration the database has now.
+    pub current: Option<String>,
+}
+
+/// Applies the migrations in `migrations/` that the database does not have yet, each in its
+/// own transaction (idempotent; refinery records them in `refinery_schema_history` and refuses
+/// to run when an applied migration was changed since).
 ///
 /// # Errors
 /// The database cannot be reached or a migration fails.
-pub async fn migrate(database_url: &str) -> Result<(), Cause> {
-    let (mut client, connection) = tokio_postgres::connect(database_url, NoTls).await?;
+pub async fn migrate(database_url: &str) -> Result<MigrationReport, Cause> {
+    let mut config: tokio_postgres::Config = database_url.parse()?;
+    config.connect_timeout(Duration::from_secs(10));
+    let (mut client, connection) = config.connect(NoTls).await?;
     let driver = tokio::spawn(connection);
-    let report = embedded::migrations::runner().run_async(&mut client).await?;
-    for m in report.applied_migrations() {
+    let runner = embedded::migrations::runner();
+    let report = runner.run_async(&mut client).await?;
+    let applied: Vec<String> = report.applied_migrations().iter().map(ToString::to_string).collect();
+    for m in &applied {
         tracing::info!(migration = %m, "applied");
     }
+    let current = runner.get_last_applied_migration_async(&mut client).await?.map(|m| m.to_string());
     drop(client);
     let _ = driver.await;
-    Ok(())
+    Ok(MigrationReport { applied, current })
 }
 
 /// The PostgreSQL store; cheap to clone (the pool is shared).

@@ -53,10 +53,16 @@ pub async fn run<H: Handler>(handler: H) -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-/// An event that does not deserialize into the handler's event type, or a response that does not serialize.
+/// Why an in-process invocation failed, as the Lambda service would report a function error.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid event for this function: {0}")]
-pub struct InvokeError(#[from] serde_json::Error);
+pub enum InvokeError {
+    /// The event does not deserialize into the handler's event type, or the response does not serialize.
+    #[error("invalid event for this function: {0}")]
+    Event(#[from] serde_json::Error),
+    /// The function failed the invocation (only `migrate` does; the others answer errors).
+    #[error("function error: {0}")]
+    Function(String),
+}
 
 /// Invokes `handler` with a JSON event, as the Lambda runtime would.
 ///
@@ -65,6 +71,15 @@ pub struct InvokeError(#[from] serde_json::Error);
 pub async fn invoke_json<H: Handler>(handler: &H, event: Value) -> Result<Value, InvokeError> {
     let event = serde_json::from_value(event)?;
     Ok(serde_json::to_value(handler.handle(event).await)?)
+}
+
+/// The `migrate` function: applies the migrations the database does not have yet. Unlike the
+/// other functions it fails the invocation on error, so a deploy pipeline sees it.
+///
+/// # Errors
+/// The database cannot be reached or a migration fails.
+pub async fn migrate(database_url: &str) -> Result<crate::adapters::postgres::MigrationReport, Cause> {
+    crate::adapters::postgres::migrate(database_url).await
 }
 
 /// The shared building blocks of every function, each built once per process.
@@ -149,6 +164,8 @@ pub struct Handlers {
     pub http_get_messages: HttpGetMessages,
     pub http_mark_read: HttpMarkRead,
     pub http_search_messages: HttpSearchMessages,
+    /// For `migrate`, which needs nothing but the database.
+    pub database_url: String,
 }
 
 impl Handlers {
@@ -169,6 +186,7 @@ impl Handlers {
             http_get_messages: HttpGetMessages::new(services),
             http_mark_read: HttpMarkRead::new(services)?,
             http_search_messages: HttpSearchMessages::new(services),
+            database_url: services.config.database_url.clone(),
         })
     }
 
@@ -191,6 +209,10 @@ impl Handlers {
             Function::HttpGetMessages => invoke_json(&self.http_get_messages, event).await,
             Function::HttpMarkRead => invoke_json(&self.http_mark_read, event).await,
             Function::HttpSearchMessages => invoke_json(&self.http_search_messages, event).await,
+            Function::Migrate => {
+                let report = migrate(&self.database_url).await.map_err(|e| InvokeError::Function(e.to_string()))?;
+                Ok(serde_json::to_value(report)?)
+            }
         }
     }
 }
