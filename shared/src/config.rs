@@ -13,6 +13,8 @@ pub struct Config {
     pub database_url: String,
     /// Maximum pooled PostgreSQL connections per process (`DATABASE_POOL_SIZE`).
     pub database_pool_size: usize,
+    /// TLS to PostgreSQL (`DATABASE_TLS`, `DATABASE_CA_FILE`).
+    pub database_tls: DatabaseTls,
     /// DynamoDB table holding connection mappings (`CONNECTIONS_TABLE`).
     pub connections_table: String,
     /// Base URL of the API Gateway Management API, `https://{api}.execute-api.{region}.amazonaws.com/{stage}`
@@ -28,6 +30,8 @@ pub struct Config {
     pub redis_url: String,
     /// Prefix of every Redis key (`REDIS_KEY_PREFIX`), so environments can share a Redis.
     pub redis_key_prefix: String,
+    /// Extra trusted roots (PEM) for `rediss://` (`REDIS_CA_FILE`); the system roots otherwise.
+    pub redis_ca_file: Option<std::path::PathBuf>,
     /// Rate limits, per user.
     pub rate_limits: RateLimits,
     /// How long a `typing:start` lasts without a refresh (`TYPING_TTL_MS`).
@@ -67,16 +71,46 @@ pub enum OnLimiterFailure {
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
 
+/// TLS to PostgreSQL (`DATABASE_TLS`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DatabaseTls {
+    /// Plain TCP (`disable`, the default: local development).
+    #[default]
+    Disable,
+    /// TLS required; the server's certificate is not checked (`require`, as libpq's `sslmode=require`).
+    Require,
+    /// TLS required; the certificate must chain to the system roots or to `DATABASE_CA_FILE` (a PEM
+    /// bundle, e.g. Amazon RDS's) and name the host (`verify-full`).
+    VerifyFull { ca_file: Option<std::path::PathBuf> },
+}
+
+impl DatabaseTls {
+    fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        match get("DATABASE_TLS").as_deref().map(str::trim) {
+            None | Some("disable") => Ok(DatabaseTls::Disable),
+            Some("require") => Ok(DatabaseTls::Require),
+            Some("verify-full") => Ok(DatabaseTls::VerifyFull { ca_file: get("DATABASE_CA_FILE").map(Into::into) }),
+            Some(other) => {
+                Err(ConfigError(format!("DATABASE_TLS must be disable, require or verify-full, got {other:?}")))
+            }
+        }
+    }
+}
+
 /// `DATABASE_URL` when it is not set: the local development database.
 const DEFAULT_DATABASE_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/chat";
 
 impl Config {
-    /// `DATABASE_URL` alone, for the `migrate` function, which needs nothing else.
-    pub fn database_url_from_env() -> String {
-        std::env::var("DATABASE_URL")
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into())
+    /// The database settings alone (`DATABASE_URL`, `DATABASE_TLS`, `DATABASE_CA_FILE`), for the
+    /// `migrate` function, which needs nothing else.
+    ///
+    /// # Errors
+    /// An invalid `DATABASE_TLS`.
+    pub fn database_from_env() -> Result<(String, DatabaseTls), ConfigError> {
+        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        Ok((url, DatabaseTls::from_lookup(get)?))
     }
 
     /// Reads the configuration from the process environment.
@@ -92,6 +126,7 @@ impl Config {
     /// # Errors
     /// As [`Config::from_env`].
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let database_tls = DatabaseTls::from_lookup(&get)?;
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let number = |k: &str, default: u64| -> Result<u64, ConfigError> {
             match get(k) {
@@ -124,6 +159,7 @@ impl Config {
         Ok(Config {
             database_url: get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             database_pool_size: number("DATABASE_POOL_SIZE", 4)? as usize,
+            database_tls,
             connections_table: get("CONNECTIONS_TABLE").unwrap_or_else(|| "Connections".into()),
             management_endpoint: get("APIGW_MANAGEMENT_ENDPOINT"),
             connection_ttl: Duration::from_secs(number("CONNECTION_TTL_SECONDS", 7200)?),
@@ -137,6 +173,7 @@ impl Config {
             },
             redis_url: get("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
             redis_key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "chat:".into()),
+            redis_ca_file: get("REDIS_CA_FILE").map(Into::into),
             rate_limits: RateLimits {
                 messages_per_minute: positive("RATE_LIMIT_MESSAGES_PER_MINUTE", 10)?,
                 typing_per_minute: positive("RATE_LIMIT_TYPING_PER_MINUTE", 120)?,
@@ -193,6 +230,18 @@ mod tests {
         assert!(config(&[("JWT_SECRET", "s"), ("RATE_LIMIT_ON_REDIS_FAILURE", "maybe")]).is_err());
         let deny = config(&[("JWT_SECRET", "s"), ("RATE_LIMIT_ON_REDIS_FAILURE", "deny")]).unwrap();
         assert_eq!(deny.rate_limits.on_failure, OnLimiterFailure::Deny);
+    }
+
+    #[test]
+    fn database_tls_modes() {
+        assert_eq!(config(&[("JWT_SECRET", "s")]).unwrap().database_tls, DatabaseTls::Disable);
+        let require = config(&[("JWT_SECRET", "s"), ("DATABASE_TLS", "require")]).unwrap();
+        assert_eq!(require.database_tls, DatabaseTls::Require);
+        let verify =
+            config(&[("JWT_SECRET", "s"), ("DATABASE_TLS", "verify-full"), ("DATABASE_CA_FILE", "/opt/rds.pem")]);
+        assert_eq!(verify.unwrap().database_tls, DatabaseTls::VerifyFull { ca_file: Some("/opt/rds.pem".into()) });
+        let err = config(&[("JWT_SECRET", "s"), ("DATABASE_TLS", "prefer")]).unwrap_err();
+        assert!(err.0.contains("DATABASE_TLS"), "{err}");
     }
 
     #[test]

@@ -227,6 +227,7 @@ impl Drop for TestWorld {
 
 pub mod client;
 pub mod proxy;
+pub mod tls;
 
 /// A running gateway for `config` (which may differ from the world's, e.g. point through a
 /// [`proxy::FlakyProxy`]), using `sdk` for AWS calls.

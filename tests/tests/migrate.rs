@@ -30,11 +30,11 @@ async fn migrate_applies_everything_to_a_fresh_database_then_nothing() {
 
     let expected = migration_names();
     assert!(expected.len() >= 3, "{expected:?}");
-    let first = chat_shared::edge::migrate(&url).await.expect("first run");
+    let first = chat_shared::edge::migrate(&url, &Default::default()).await.expect("first run");
     assert_eq!(first.applied, expected);
     assert_eq!(first.current.as_ref(), expected.last());
 
-    let second = chat_shared::edge::migrate(&url).await.expect("second run");
+    let second = chat_shared::edge::migrate(&url, &Default::default()).await.expect("second run");
     assert!(second.applied.is_empty(), "{second:?}");
     assert_eq!(second.current, first.current);
 

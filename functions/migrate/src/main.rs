@@ -9,10 +9,10 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     chat_shared::telemetry::init();
-    let database_url = Config::database_url_from_env();
-    let database_url = &database_url;
+    let (database_url, tls) = Config::database_from_env()?;
+    let (database_url, tls) = (&database_url, &tls);
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
-        chat_shared::edge::migrate(database_url).await
+        chat_shared::edge::migrate(database_url, tls).await
     }))
     .await
 }

@@ -2,6 +2,7 @@
 
 pub mod apigw;
 pub mod dynamodb;
+pub mod pg_tls;
 pub mod postgres;
 pub mod redis;
 

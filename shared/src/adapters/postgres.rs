@@ -5,10 +5,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
+use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
+use super::pg_tls;
+use crate::config::DatabaseTls;
 use crate::domain::{
     ClientMessageId, Conversation, ConversationId, ConversationSummary, Message, MessageContent, MessageId,
     MessageStatus, Participants, UserId, UserProfile,
@@ -41,10 +44,29 @@ pub struct MigrationReport {
 /// # Errors
 /// The database cannot be reached or a migration fails.
 pub async fn migrate(database_url: &str) -> Result<MigrationReport, Cause> {
+    migrate_with_tls(database_url, &DatabaseTls::Disable).await
+}
+
+/// [`migrate`] over TLS as `tls` says.
+///
+/// # Errors
+/// As [`migrate`], and a TLS setting that cannot be honoured.
+pub async fn migrate_with_tls(database_url: &str, tls: &DatabaseTls) -> Result<MigrationReport, Cause> {
     let mut config: tokio_postgres::Config = database_url.parse()?;
     config.connect_timeout(Duration::from_secs(10));
-    let (mut client, connection) = config.connect(NoTls).await?;
-    let driver = tokio::spawn(connection);
+    let mut client = match pg_tls::client_config(tls)? {
+        None => {
+            let (client, connection) = config.connect(NoTls).await?;
+            tokio::spawn(connection);
+            client
+        }
+        Some(rustls) => {
+            config.ssl_mode(SslMode::Require);
+            let (client, connection) = config.connect(pg_tls::MakeRustls::new(rustls)).await?;
+            tokio::spawn(connection);
+            client
+        }
+    };
     let runner = embedded::migrations::runner();
     let report = runner.run_async(&mut client).await?;
     let applied: Vec<String> = report.applied_migrations().iter().map(ToString::to_string).collect();
@@ -52,8 +74,6 @@ pub async fn migrate(database_url: &str) -> Result<MigrationReport, Cause> {
         tracing::info!(migration = %m, "applied");
     }
     let current = runner.get_last_applied_migration_async(&mut client).await?.map(|m| m.to_string());
-    drop(client);
-    let _ = driver.await;
     Ok(MigrationReport { applied, current })
 }
 
@@ -82,9 +102,25 @@ impl PgStore {
     /// # Errors
     /// A malformed `database_url`.
     pub fn new(database_url: &str, pool_size: usize, timeout: Duration) -> Result<Self, Cause> {
+        Self::with_tls(database_url, pool_size, timeout, &DatabaseTls::Disable)
+    }
+
+    /// [`PgStore::new`] over TLS as `tls` says: with `require` or `verify-full` a server that
+    /// does not speak TLS is refused, never used in plain text.
+    ///
+    /// # Errors
+    /// A malformed `database_url`, or a CA file that cannot be used.
+    pub fn with_tls(database_url: &str, pool_size: usize, timeout: Duration, tls: &DatabaseTls) -> Result<Self, Cause> {
         let mut pg: tokio_postgres::Config = database_url.parse()?;
         pg.connect_timeout(timeout);
-        let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let manager = match pg_tls::client_config(tls)? {
+            None => Manager::from_config(pg, NoTls, config),
+            Some(rustls) => {
+                pg.ssl_mode(SslMode::Require);
+                Manager::from_config(pg, pg_tls::MakeRustls::new(rustls), config)
+            }
+        };
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(1))
             .runtime(Runtime::Tokio1)

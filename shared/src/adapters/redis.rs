@@ -3,6 +3,7 @@
 //! outbound timeout. The connection is made lazily, so a Redis outage at cold start does not
 //! stop a function from starting: its calls fail (and the callers degrade) until Redis is back.
 
+use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -64,7 +65,27 @@ impl RedisClient {
     /// # Errors
     /// A malformed URL.
     pub fn new(url: &str, prefix: &str, timeout: Duration) -> Result<Self, Cause> {
-        let client = redis::Client::open(url)?;
+        Self::with_ca_file(url, prefix, timeout, None)
+    }
+
+    /// [`RedisClient::new`]; a `rediss://` URL is TLS, its certificate checked against the
+    /// system roots (ElastiCache's certificates are public) or, when given, `ca_file` (PEM).
+    ///
+    /// # Errors
+    /// A malformed URL, or a CA file that cannot be read.
+    pub fn with_ca_file(url: &str, prefix: &str, timeout: Duration, ca_file: Option<&Path>) -> Result<Self, Cause> {
+        // rustls needs a process-wide provider here: both aws-lc-rs and ring are linked.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let client = match ca_file {
+            None => redis::Client::open(url)?,
+            Some(path) => {
+                let root_cert = std::fs::read(path).map_err(|e| format!("REDIS_CA_FILE {}: {e}", path.display()))?;
+                redis::Client::build_with_tls(
+                    url,
+                    redis::TlsCertificates { client_tls: None, root_cert: Some(root_cert) },
+                )?
+            }
+        };
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))

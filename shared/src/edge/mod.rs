@@ -78,8 +78,11 @@ pub async fn invoke_json<H: Handler>(handler: &H, event: Value) -> Result<Value,
 ///
 /// # Errors
 /// The database cannot be reached or a migration fails.
-pub async fn migrate(database_url: &str) -> Result<crate::adapters::postgres::MigrationReport, Cause> {
-    crate::adapters::postgres::migrate(database_url).await
+pub async fn migrate(
+    database_url: &str,
+    tls: &crate::config::DatabaseTls,
+) -> Result<crate::adapters::postgres::MigrationReport, Cause> {
+    crate::adapters::postgres::migrate_with_tls(database_url, tls).await
 }
 
 /// The shared building blocks of every function, each built once per process.
@@ -114,9 +117,19 @@ impl Services {
         let registry =
             DynamoConnectionRegistry::new(aws_sdk_dynamodb::Client::new(&sdk), config.connections_table.clone());
         Ok(Self {
-            store: PgStore::new(&config.database_url, config.database_pool_size, config.outbound_timeout)?,
+            store: PgStore::with_tls(
+                &config.database_url,
+                config.database_pool_size,
+                config.outbound_timeout,
+                &config.database_tls,
+            )?,
             registry,
-            redis: RedisClient::new(&config.redis_url, &config.redis_key_prefix, config.outbound_timeout)?,
+            redis: RedisClient::with_ca_file(
+                &config.redis_url,
+                &config.redis_key_prefix,
+                config.outbound_timeout,
+                config.redis_ca_file.as_deref(),
+            )?,
             verifier: Arc::new(TokenVerifier::new(&config.jwt)?),
             clock: Arc::new(SystemClock),
             sdk,
@@ -166,6 +179,7 @@ pub struct Handlers {
     pub http_search_messages: HttpSearchMessages,
     /// For `migrate`, which needs nothing but the database.
     pub database_url: String,
+    pub database_tls: crate::config::DatabaseTls,
 }
 
 impl Handlers {
@@ -187,6 +201,7 @@ impl Handlers {
             http_mark_read: HttpMarkRead::new(services)?,
             http_search_messages: HttpSearchMessages::new(services),
             database_url: services.config.database_url.clone(),
+            database_tls: services.config.database_tls.clone(),
         })
     }
 
@@ -210,7 +225,9 @@ impl Handlers {
             Function::HttpMarkRead => invoke_json(&self.http_mark_read, event).await,
             Function::HttpSearchMessages => invoke_json(&self.http_search_messages, event).await,
             Function::Migrate => {
-                let report = migrate(&self.database_url).await.map_err(|e| InvokeError::Function(e.to_string()))?;
+                let report = migrate(&self.database_url, &self.database_tls)
+                    .await
+                    .map_err(|e| InvokeError::Function(e.to_string()))?;
                 Ok(serde_json::to_value(report)?)
             }
         }
