@@ -659,3 +659,28 @@ fn glob_matching_follows_arn_like() {
     assert!(!glob_matches("prod/ping", "dev/ping"));
     assert_eq!(wildcard_sub_variables("${StageName}/ping"), "*/ping");
 }
+
+/// Every function is watched: it is in exactly one alarm on `Errors` and one on `Throttles`.
+#[test]
+fn every_function_is_in_one_errors_alarm_and_one_throttles_alarm() {
+    let template = Template::load();
+    let mut watched: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for (id, alarm) in template.of_type("AWS::CloudWatch::Alarm") {
+        for query in get(alarm, &["Properties", "Metrics"]).and_then(Value::as_sequence).into_iter().flatten() {
+            let Some(metric) = get(query, &["MetricStat", "Metric"]) else { continue };
+            if str_at(metric, &["Namespace"]) != Some("AWS/Lambda") {
+                continue;
+            }
+            let name = str_at(metric, &["MetricName"]).unwrap_or_else(|| panic!("{id}: metric without a name"));
+            for function in template.referenced(metric, SERVERLESS_FUNCTION) {
+                *watched.entry((function, name.to_owned())).or_default() += 1;
+            }
+        }
+    }
+    for function in Function::ALL {
+        for metric in ["Errors", "Throttles"] {
+            let count = watched.get(&(function.logical_id().to_owned(), metric.to_owned())).copied().unwrap_or(0);
+            assert_eq!(count, 1, "{} is in {count} alarms on {metric}", function.logical_id());
+        }
+    }
+}
