@@ -137,6 +137,7 @@ impl TokenVerifier {
         let alg = config.algorithm.jsonwebtoken();
         let bad = |e: jsonwebtoken::errors::Error| KeyError(e.to_string());
         let keys = match (&config.key, config.algorithm) {
+            (KeySource::Secret(s), _) if s.is_empty() => return Err(KeyError("the HS256 secret is empty".into())),
             (KeySource::Secret(s), _) => Keys::Single(DecodingKey::from_secret(s.as_bytes())),
             (KeySource::PublicKeyPem(pem), JwtAlgorithm::Es256) => {
                 Keys::Single(DecodingKey::from_ec_pem(pem.as_bytes()).map_err(bad)?)

@@ -15,6 +15,8 @@ pub struct Config {
     pub database_pool_size: usize,
     /// TLS to PostgreSQL (`DATABASE_TLS`, `DATABASE_CA_FILE`).
     pub database_tls: DatabaseTls,
+    /// Settings to read from Secrets Manager at init ([`crate::adapters::secrets::resolve`]).
+    pub secrets: SecretArns,
     /// DynamoDB table holding connection mappings (`CONNECTIONS_TABLE`).
     pub connections_table: String,
     /// Base URL of the API Gateway Management API, `https://{api}.execute-api.{region}.amazonaws.com/{stage}`
@@ -71,6 +73,32 @@ pub enum OnLimiterFailure {
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
 
+/// Secrets Manager ARNs whose values replace settings at init; `None` once resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SecretArns {
+    /// `DATABASE_SECRET_ARN`: the PostgreSQL URL, or RDS's JSON credentials; replaces `DATABASE_URL`.
+    pub database_url: Option<String>,
+    /// `JWT_SECRET_ARN`: the HS256 secret; replaces `JWT_SECRET`.
+    pub jwt_secret: Option<String>,
+}
+
+impl SecretArns {
+    /// Whether a secret still has to be read.
+    pub fn pending(&self) -> bool {
+        self.database_url.is_some() || self.jwt_secret.is_some()
+    }
+}
+
+/// The database settings of a process that needs nothing else (`migrate`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseSettings {
+    /// `DATABASE_URL`; empty when `secret_arn` gives it.
+    pub url: String,
+    /// `DATABASE_SECRET_ARN`.
+    pub secret_arn: Option<String>,
+    pub tls: DatabaseTls,
+}
+
 /// TLS to PostgreSQL (`DATABASE_TLS`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum DatabaseTls {
@@ -107,10 +135,21 @@ impl Config {
     ///
     /// # Errors
     /// An invalid `DATABASE_TLS`.
-    pub fn database_from_env() -> Result<(String, DatabaseTls), ConfigError> {
-        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-        let url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
-        Ok((url, DatabaseTls::from_lookup(get)?))
+    pub fn database_from_env() -> Result<DatabaseSettings, ConfigError> {
+        Self::database_from_lookup(|k| std::env::var(k).ok())
+    }
+
+    fn database_from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<DatabaseSettings, ConfigError> {
+        let tls = DatabaseTls::from_lookup(&get)?;
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let (url, secret_arn) = match (get("DATABASE_URL"), get("DATABASE_SECRET_ARN")) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError("give DATABASE_URL or DATABASE_SECRET_ARN, not both".into()));
+            }
+            (url, None) => (url.unwrap_or_else(|| DEFAULT_DATABASE_URL.into()), None),
+            (None, Some(arn)) => (String::new(), Some(arn)),
+        };
+        Ok(DatabaseSettings { url, secret_arn, tls })
     }
 
     /// Reads the configuration from the process environment.
@@ -126,7 +165,7 @@ impl Config {
     /// # Errors
     /// As [`Config::from_env`].
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let database_tls = DatabaseTls::from_lookup(&get)?;
+        let database = Self::database_from_lookup(&get)?;
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let number = |k: &str, default: u64| -> Result<u64, ConfigError> {
             match get(k) {
@@ -144,10 +183,18 @@ impl Config {
             None => JwtAlgorithm::Hs256,
             Some(v) => v.parse().map_err(ConfigError)?,
         };
+        let mut jwt_secret_arn = None;
         let key = match algorithm {
-            JwtAlgorithm::Hs256 => KeySource::Secret(
-                get("JWT_SECRET").ok_or_else(|| ConfigError("JWT_SECRET is required for HS256".into()))?,
-            ),
+            JwtAlgorithm::Hs256 => match (get("JWT_SECRET"), get("JWT_SECRET_ARN")) {
+                (Some(secret), None) => KeySource::Secret(secret),
+                // Read at init; until then no token verifies (an empty secret is refused).
+                (None, Some(arn)) => {
+                    jwt_secret_arn = Some(arn);
+                    KeySource::Secret(String::new())
+                }
+                (Some(_), Some(_)) => return Err(ConfigError("give JWT_SECRET or JWT_SECRET_ARN, not both".into())),
+                (None, None) => return Err(ConfigError("JWT_SECRET or JWT_SECRET_ARN is required for HS256".into())),
+            },
             JwtAlgorithm::Rs256 | JwtAlgorithm::Es256 => match (get("JWT_PUBLIC_KEY_PEM"), get("JWT_JWKS")) {
                 (Some(pem), None) => KeySource::PublicKeyPem(pem),
                 (None, Some(jwks)) => KeySource::Jwks(jwks),
@@ -157,9 +204,10 @@ impl Config {
             },
         };
         Ok(Config {
-            database_url: get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            database_url: database.url,
             database_pool_size: number("DATABASE_POOL_SIZE", 4)? as usize,
-            database_tls,
+            database_tls: database.tls,
+            secrets: SecretArns { database_url: database.secret_arn, jwt_secret: jwt_secret_arn },
             connections_table: get("CONNECTIONS_TABLE").unwrap_or_else(|| "Connections".into()),
             management_endpoint: get("APIGW_MANAGEMENT_ENDPOINT"),
             connection_ttl: Duration::from_secs(number("CONNECTION_TTL_SECONDS", 7200)?),
@@ -242,6 +290,22 @@ mod tests {
         assert_eq!(verify.unwrap().database_tls, DatabaseTls::VerifyFull { ca_file: Some("/opt/rds.pem".into()) });
         let err = config(&[("JWT_SECRET", "s"), ("DATABASE_TLS", "prefer")]).unwrap_err();
         assert!(err.0.contains("DATABASE_TLS"), "{err}");
+    }
+
+    #[test]
+    fn secrets_come_from_a_value_or_an_arn_never_both() {
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:chat-AbCdEf";
+        let c = config(&[("JWT_SECRET_ARN", arn), ("DATABASE_SECRET_ARN", arn)]).unwrap();
+        assert_eq!(c.secrets, SecretArns { database_url: Some(arn.into()), jwt_secret: Some(arn.into()) });
+        assert!(c.secrets.pending());
+        assert!(c.database_url.is_empty());
+        assert!(!config(&[("JWT_SECRET", "s")]).unwrap().secrets.pending());
+        assert!(config(&[("JWT_SECRET", "s"), ("JWT_SECRET_ARN", arn)]).is_err());
+        assert!(
+            config(&[("JWT_SECRET", "s"), ("DATABASE_URL", "postgres://h/db"), ("DATABASE_SECRET_ARN", arn)]).is_err()
+        );
+        let err = config(&[]).unwrap_err();
+        assert!(err.0.contains("JWT_SECRET_ARN"), "{err}");
     }
 
     #[test]

@@ -17,6 +17,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chat_local::{InProcessInvoker, Invoker};
+use chat_shared::auth::KeySource;
+use chat_shared::config::{DatabaseSettings, DatabaseTls, SecretArns};
 use chat_shared::domain::{ConnectionId, UserId};
 use chat_shared::edge::{Handlers, Services};
 use chat_shared::ports::{Connection, ConnectionRegistry};
@@ -27,23 +29,36 @@ use serde_json::{Value, json};
 
 /// AWS calls per function, as `"dynamodb:PutItem table"`, `"dynamodb:Query index/byUser"`,
 /// `"execute-api:ManageConnections POST"`.
+///
+/// Calls are attributed to the running function's package, or to [`INIT`] while the
+/// services every function builds at init are built.
 #[derive(Debug, Default)]
 struct Recorder {
-    current: Mutex<Option<Function>>,
+    current: Mutex<Option<&'static str>>,
     calls: Mutex<BTreeMap<&'static str, BTreeSet<String>>>,
     unattributed: Mutex<Vec<String>>,
-    dynamodb: String,
+    /// Where DynamoDB and Secrets Manager calls go (the emulator).
+    aws: String,
     management: OnceLock<String>,
+    /// Secret ARN -> the name the policies use for it (`database`, `jwt`).
+    secrets: Mutex<BTreeMap<String, &'static str>>,
 }
+
+/// The label of calls made while building `Services` (what every function does at init).
+const INIT: &str = "init";
 
 impl Recorder {
     fn record(&self, call: String) {
         match *self.current.lock().expect("lock") {
-            Some(function) => {
-                self.calls.lock().expect("lock").entry(function.package()).or_default().insert(call);
+            Some(label) => {
+                self.calls.lock().expect("lock").entry(label).or_default().insert(call);
             }
             None => self.unattributed.lock().expect("lock").push(call),
         }
+    }
+
+    fn attribute(&self, label: Option<&'static str>) {
+        *self.current.lock().expect("lock") = label;
     }
 }
 
@@ -60,16 +75,22 @@ async fn proxy(
         recorder.record(format!("execute-api:ManageConnections {method}"));
         recorder.management.get().expect("management upstream").clone()
     } else {
-        let operation = headers
+        let (service, operation) = headers
             .get("x-amz-target")
             .and_then(|t| t.to_str().ok())
             .and_then(|t| t.split_once('.'))
-            .map_or("unknown", |(_, op)| op)
-            .to_owned();
+            .map_or(("unknown", "unknown".to_owned()), |(service, op)| {
+                (if service.starts_with("DynamoDB") { "dynamodb" } else { "secretsmanager" }, op.to_owned())
+            });
         let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let on = request["IndexName"].as_str().map_or_else(|| "table".to_owned(), |index| format!("index/{index}"));
-        recorder.record(format!("dynamodb:{operation} {on}"));
-        recorder.dynamodb.clone()
+        let on = if service == "dynamodb" {
+            request["IndexName"].as_str().map_or_else(|| "table".to_owned(), |index| format!("index/{index}"))
+        } else {
+            let id = request["SecretId"].as_str().unwrap_or_default();
+            recorder.secrets.lock().expect("lock").get(id).copied().unwrap_or("unknown secret").to_owned()
+        };
+        recorder.record(format!("{service}:{operation} {on}"));
+        recorder.aws.clone()
     };
     let mut forward = reqwest::Client::new().request(method, format!("{upstream}{path_and_query}")).body(body);
     for (name, value) in &headers {
@@ -105,9 +126,9 @@ struct Attributing {
 impl Invoker for Attributing {
     async fn invoke(&self, function: Function, event: Value) -> Result<Value, String> {
         let _turn = self.one_at_a_time.lock().await;
-        *self.recorder.current.lock().expect("lock") = Some(function);
+        self.recorder.attribute(Some(function.package()));
         let result = self.inner.invoke(function, event).await;
-        *self.recorder.current.lock().expect("lock") = None;
+        self.recorder.attribute(None);
         result
     }
 }
@@ -119,8 +140,25 @@ fn granted(template: &serde_yaml::Value, function: Function) -> BTreeSet<String>
     let mut granted = BTreeSet::new();
     let Some(policies) = resource["Properties"]["Policies"].as_sequence() else { return granted };
     for policy in policies {
-        let statements = policy["Statement"].as_sequence().unwrap_or_else(|| {
-            panic!("{}: only inline policy documents are allowed, found {policy:?}", function.logical_id())
+        // `!If [Condition, !Ref SomeManagedPolicy, !Ref AWS::NoValue]`: the managed policy's document
+        // (the test deploys with every condition true).
+        let document = match policy {
+            serde_yaml::Value::Tagged(tagged) if tagged.tag == "!If" => {
+                let id = match &tagged.value[1] {
+                    serde_yaml::Value::Tagged(r) if r.tag == "!Ref" => r.value.as_str().unwrap_or_default().to_owned(),
+                    other => panic!("{}: unexpected policy {other:?}", function.logical_id()),
+                };
+                let managed = &template["Resources"][id.as_str()];
+                assert_eq!(managed["Type"].as_str(), Some("AWS::IAM::ManagedPolicy"), "{id}");
+                managed["Properties"]["PolicyDocument"].clone()
+            }
+            inline => inline.clone(),
+        };
+        let statements = document["Statement"].as_sequence().cloned().unwrap_or_else(|| {
+            panic!(
+                "{}: only inline documents and conditional managed policies, found {policy:?}",
+                function.logical_id()
+            )
         });
         for statement in statements {
             assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{statement:?}");
@@ -137,6 +175,12 @@ fn granted(template: &serde_yaml::Value, function: Function) -> BTreeSet<String>
                         Some((_, index)) => format!("index/{}", index.trim_end_matches(|c: char| !c.is_alphanumeric())),
                         None => "table".to_owned(),
                     }
+                } else if action == "secretsmanager:GetSecretValue" {
+                    ["database", "jwt"]
+                        .into_iter()
+                        .find(|name| target.to_ascii_lowercase().contains(&format!("{name}secretarn")))
+                        .unwrap_or_else(|| panic!("{action} on {target}"))
+                        .to_owned()
                 } else if action == "execute-api:ManageConnections" {
                     let method =
                         ["POST", "GET", "DELETE"].into_iter().find(|m| target.contains(&format!("/{m}/@connections/")));
@@ -149,6 +193,19 @@ fn granted(template: &serde_yaml::Value, function: Function) -> BTreeSet<String>
         }
     }
     granted
+}
+
+/// Whether the function builds `Services` at init (and so reads every configured secret).
+fn builds_services(function: Function) -> bool {
+    let main = format!("{}/../functions/{}/src/main.rs", env!("CARGO_MANIFEST_DIR"), function.package());
+    std::fs::read_to_string(&main).unwrap_or_else(|e| panic!("{main}: {e}")).contains("Services::from_config")
+}
+
+/// A secret in the emulator; returns its ARN.
+async fn create_secret(client: &aws_sdk_secretsmanager::Client, value: &str) -> String {
+    let name = format!("chat-test-{}", uuid::Uuid::new_v4().simple());
+    let created = client.create_secret().name(name).secret_string(value).send().await.expect("create secret");
+    created.arn.expect("ARN")
 }
 
 /// A connection that is gone: pushing to it answers 410, and the function must forget it.
@@ -165,7 +222,7 @@ async fn stale_connection(world: &TestWorld, user: &TestUser) {
 #[tokio::test]
 async fn each_functions_policy_grants_exactly_the_aws_calls_it_makes() {
     let world = TestWorld::with_env(&[("RATE_LIMIT_MESSAGES_PER_MINUTE", "1000")]).await;
-    let recorder = Arc::new(Recorder { dynamodb: endpoints().await.aws_endpoint_url.clone(), ..Recorder::default() });
+    let recorder = Arc::new(Recorder { aws: endpoints().await.aws_endpoint_url.clone(), ..Recorder::default() });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let proxy_addr: SocketAddr = listener.local_addr().expect("addr");
     let app = axum::Router::new().fallback(proxy).with_state(recorder.clone());
@@ -176,10 +233,25 @@ async fn each_functions_policy_grants_exactly_the_aws_calls_it_makes() {
         http_addr: "127.0.0.1:0".parse().expect("addr"),
         ..chat_local::Options::default()
     };
+    // The stack as deployed with both secrets in Secrets Manager.
+    let secrets = aws_sdk_secretsmanager::Client::new(&world.sdk);
+    let KeySource::Secret(jwt_secret) = world.config.jwt.key.clone() else { panic!("HS256") };
+    let (database_arn, jwt_arn) =
+        (create_secret(&secrets, &world.config.database_url).await, create_secret(&secrets, &jwt_secret).await);
+    recorder.secrets.lock().expect("lock").extend([(database_arn.clone(), "database"), (jwt_arn.clone(), "jwt")]);
     let mut config = world.config.clone();
     config.management_endpoint = Some(format!("http://{proxy_addr}/{}", options.stage));
+    config.database_url = String::new();
+    config.jwt.key = KeySource::Secret(String::new());
+    config.secrets = SecretArns { database_url: Some(database_arn.clone()), jwt_secret: Some(jwt_arn) };
     let sdk = sdk_config(&format!("http://{proxy_addr}"), config.outbound_timeout).await;
-    let services = Services::with_sdk(config, sdk).expect("services");
+    recorder.attribute(Some(INIT));
+    let services = Services::resolving_secrets(config, sdk.clone()).await.expect("services");
+    // migrate reads the database secret only, and builds no services.
+    recorder.attribute(Some(Function::Migrate.package()));
+    let settings = DatabaseSettings { url: String::new(), secret_arn: Some(database_arn), tls: DatabaseTls::Disable };
+    chat_shared::edge::database_url_with(&settings, &sdk).await.expect("migrate's database URL");
+    recorder.attribute(None);
     let handlers = Arc::new(Handlers::new(&services).expect("handlers"));
     let invoker = Arc::new(Attributing {
         inner: InProcessInvoker::new(handlers),
@@ -266,9 +338,14 @@ async fn each_functions_policy_grants_exactly_the_aws_calls_it_makes() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml")).expect("template");
     let template: serde_yaml::Value = serde_yaml::from_str(&text).expect("YAML");
     let recorded = recorder.calls.lock().expect("lock").clone();
+    let at_init = recorded.get(INIT).cloned().unwrap_or_default();
+    assert_eq!(at_init.len(), 2, "both secrets are read at init: {at_init:?}");
     let mut mismatches = Vec::new();
     for function in Function::ALL {
-        let made = recorded.get(function.package()).cloned().unwrap_or_default();
+        let mut made = recorded.get(function.package()).cloned().unwrap_or_default();
+        if builds_services(function) {
+            made.extend(at_init.iter().cloned());
+        }
         let grants = granted(&template, function);
         if made != grants {
             mismatches.push(format!("{}: calls {made:?}, policy grants {grants:?}", function.package()));

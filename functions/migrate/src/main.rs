@@ -9,8 +9,9 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     chat_shared::telemetry::init();
-    let (database_url, tls) = Config::database_from_env()?;
-    let (database_url, tls) = (&database_url, &tls);
+    let settings = Config::database_from_env()?;
+    let database_url = chat_shared::edge::database_url(&settings).await?;
+    let (database_url, tls) = (&database_url, &settings.tls);
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
         chat_shared::edge::migrate(database_url, tls).await
     }))

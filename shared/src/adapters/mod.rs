@@ -5,6 +5,7 @@ pub mod dynamodb;
 pub mod pg_tls;
 pub mod postgres;
 pub mod redis;
+pub mod secrets;
 
 use std::time::Duration;
 

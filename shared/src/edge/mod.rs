@@ -85,6 +85,36 @@ pub async fn migrate(
     crate::adapters::postgres::migrate_with_tls(database_url, tls).await
 }
 
+/// The database URL of `settings`, read from Secrets Manager when it names a secret.
+///
+/// # Errors
+/// The secret cannot be read or has the wrong form.
+pub async fn database_url(settings: &crate::config::DatabaseSettings) -> Result<String, Cause> {
+    if settings.secret_arn.is_none() {
+        return Ok(settings.url.clone());
+    }
+    database_url_with(settings, &aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await).await
+}
+
+/// [`database_url`] with the caller's AWS SDK configuration.
+///
+/// # Errors
+/// As [`database_url`].
+pub async fn database_url_with(
+    settings: &crate::config::DatabaseSettings,
+    sdk: &aws_config::SdkConfig,
+) -> Result<String, Cause> {
+    match &settings.secret_arn {
+        None => Ok(settings.url.clone()),
+        Some(arn) => {
+            let client = aws_sdk_secretsmanager::Client::new(sdk);
+            crate::adapters::secrets::database_url_from_secret(
+                &crate::adapters::secrets::secret_string(&client, arn).await?,
+            )
+        }
+    }
+}
+
 /// The shared building blocks of every function, each built once per process.
 #[derive(Debug, Clone)]
 pub struct Services {
@@ -105,6 +135,15 @@ impl Services {
     /// A malformed database URL or JWT key configuration.
     pub async fn from_config(config: Config) -> Result<Self, Cause> {
         let sdk = crate::adapters::aws_sdk_config(&config).await;
+        Self::resolving_secrets(config, sdk).await
+    }
+
+    /// Reads the secrets `config` names by ARN (Secrets Manager), then [`Services::with_sdk`].
+    ///
+    /// # Errors
+    /// A secret cannot be read, or as [`Services::with_sdk`].
+    pub async fn resolving_secrets(mut config: Config, sdk: aws_config::SdkConfig) -> Result<Self, Cause> {
+        crate::adapters::secrets::resolve(&mut config, &sdk).await?;
         Self::with_sdk(config, sdk)
     }
 
@@ -114,6 +153,9 @@ impl Services {
     /// # Errors
     /// A malformed database URL or JWT key configuration.
     pub fn with_sdk(config: Config, sdk: aws_config::SdkConfig) -> Result<Self, Cause> {
+        if config.secrets.pending() {
+            return Err("secrets named by ARN were not read (use Services::resolving_secrets)".into());
+        }
         let registry =
             DynamoConnectionRegistry::new(aws_sdk_dynamodb::Client::new(&sdk), config.connections_table.clone());
         Ok(Self {
