@@ -10,8 +10,12 @@
 //!
 //! `chat-query-bench` ([`query`]) times the read paths on that dataset.
 //!
+//! `chat-coldstart` ([`coldstart`]) measures each Lambda function's zip size, init time and
+//! first and warm invocations from its release binary, under a fake Lambda Runtime API.
+//!
 //! Every phase draws from its own ChaCha8 stream of the seed ([`rng`]).
 
+pub mod coldstart;
 pub mod load;
 pub mod plan;
 pub mod query;
