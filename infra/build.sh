@@ -16,7 +16,7 @@ cd "$ROOT"
 if ! "$VENV/bin/sam" --version >/dev/null 2>&1; then
     infra/validate.sh >/dev/null
 fi
-if ! "$VENV/bin/cargo-lambda" --version >/dev/null 2>&1 || ! "$VENV/bin/python" -m ziglang version >/dev/null 2>&1; then
+if ! "$VENV/bin/cargo-lambda" lambda --version >/dev/null 2>&1 || ! "$VENV/bin/python" -m ziglang version >/dev/null 2>&1; then
     echo "==> installing cargo-lambda and ziglang into $VENV"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check cargo-lambda ziglang
 fi
@@ -28,7 +28,7 @@ fi
 export SAM_CLI_TELEMETRY=0
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
 export PATH="$VENV/bin:$PATH"
-echo "==> $(sam --version), $(cargo-lambda --version), zig $(python -m ziglang version)"
+echo "==> $(sam --version), $(cargo-lambda lambda --version), zig $(python -m ziglang version)"
 started=$(date +%s)
 sam build "$@"
 echo "==> sam build took $(( $(date +%s) - started )) s"
