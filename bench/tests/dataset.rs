@@ -6,6 +6,7 @@
 use chat_bench::plan::Params;
 use chat_bench::summary::Summary;
 use chat_bench::{Target, generate};
+use chat_tests::with_database;
 use tokio_postgres::{Client, NoTls};
 use uuid::Uuid;
 
@@ -23,19 +24,6 @@ fn admin_url() -> String {
         .ok()
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// `url` with its database name replaced; the query string is kept.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority = base.find("://").map_or(0, |i| i + 3);
-    let path = base[authority..].find('/').map_or(base.len(), |i| authority + i);
-    let mut replaced = format!("{}/{database}", &base[..path]);
-    if let Some(query) = query {
-        replaced.push('?');
-        replaced.push_str(query);
-    }
-    replaced
 }
 
 async fn connect(url: &str) -> Client {

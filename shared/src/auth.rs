@@ -281,6 +281,12 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_hs256_secret_is_refused_up_front() {
+        // Anyone could sign for an empty key; JWT_SECRET_ARN's placeholder must never verify.
+        assert!(TokenVerifier::new(&hs("")).is_err());
+    }
+
+    #[test]
     fn a_token_signed_with_another_secret_is_refused() {
         let (_, token) = issue_dev_token(&hs("other"), "alice", Duration::from_secs(60)).unwrap();
         assert!(TokenVerifier::new(&hs("s3cret")).unwrap().verify(&token).is_err());

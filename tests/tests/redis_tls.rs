@@ -68,6 +68,10 @@ async fn rediss_urls_speak_tls_and_check_the_certificate() {
         matches!(&refused, Err(PortError::Unavailable(e)) if format!("{e:?}").contains("UnknownIssuer")),
         "{refused:?}"
     );
+    // A CA file that cannot be read is a configuration error, found at init.
+    let missing = ca.dir.join("missing.pem");
+    let error = RedisClient::with_ca_file(&url, "tls:", timeout, Some(&missing)).expect_err("unreadable CA file");
+    assert!(error.to_string().contains("REDIS_CA_FILE"), "{error}");
     // A plain redis:// client cannot talk to the TLS port either.
     let plain =
         tracker(RedisClient::new(&format!("redis://127.0.0.1:{}", redis.port), "tls:", timeout).expect("client"));

@@ -85,14 +85,23 @@ pub async fn resolve(config: &mut Config, sdk: &aws_config::SdkConfig) -> Result
         return Ok(());
     }
     let client = aws_sdk_secretsmanager::Client::new(sdk);
-    if let Some(arn) = config.secrets.database_url.take() {
-        config.database_url = database_url_from_secret(&secret_string(&client, &arn).await?)?;
-    }
-    if let Some(arn) = config.secrets.jwt_secret.take() {
-        let secret = secret_string(&client, &arn).await?;
-        if secret.is_empty() {
-            return Err(format!("secret {arn} is empty").into());
+    let read = |arn: Option<String>| {
+        let client = client.clone();
+        async move {
+            match arn {
+                Some(arn) => secret_string(&client, &arn).await.map(Some),
+                None => Ok(None),
+            }
         }
+    };
+    // Both at once: init time is cold-start time.
+    let (database, jwt) =
+        tokio::try_join!(read(config.secrets.database_url.take()), read(config.secrets.jwt_secret.take()))?;
+    if let Some(secret) = database {
+        config.database_url = database_url_from_secret(&secret)?;
+    }
+    // An empty secret is refused where every key is checked: `TokenVerifier::new`.
+    if let Some(secret) = jwt {
         config.jwt.key = KeySource::Secret(secret);
     }
     Ok(())
