@@ -149,13 +149,6 @@ async fn stop_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// The configuration for chores that touch no token: JWT_SECRET may be absent for them.
-fn chore_config() -> Result<Config, BoxError> {
-    Ok(Config::from_lookup(|key| {
-        std::env::var(key).ok().or_else(|| (key == "JWT_SECRET").then(|| "unused-by-setup".to_owned()))
-    })?)
-}
-
 /// `host:port/db` of a database URL, without the credentials.
 fn database_label(url: &str) -> &str {
     url.rsplit_once('@').map_or(url, |(_, rest)| rest)
@@ -163,7 +156,7 @@ fn database_label(url: &str) -> &str {
 
 async fn setup(with_table: bool) -> Result<(), BoxError> {
     chat_shared::telemetry::init();
-    let config = chore_config()?;
+    let config = Config::from_env()?;
     let report = chat_shared::adapters::postgres::migrate(&config.database_url)
         .await
         .map_err(|e| format!("migrations on {}: {e}", database_label(&config.database_url)))?;

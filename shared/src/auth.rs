@@ -137,7 +137,9 @@ impl TokenVerifier {
         let alg = config.algorithm.jsonwebtoken();
         let bad = |e: jsonwebtoken::errors::Error| KeyError(e.to_string());
         let keys = match (&config.key, config.algorithm) {
-            (KeySource::Secret(s), _) if s.is_empty() => return Err(KeyError("the HS256 secret is empty".into())),
+            (KeySource::Secret(s), _) if s.is_empty() => {
+                return Err(KeyError("no HS256 secret: set JWT_SECRET or JWT_SECRET_ARN".into()));
+            }
             (KeySource::Secret(s), _) => Keys::Single(DecodingKey::from_secret(s.as_bytes())),
             (KeySource::PublicKeyPem(pem), JwtAlgorithm::Es256) => {
                 Keys::Single(DecodingKey::from_ec_pem(pem.as_bytes()).map_err(bad)?)
@@ -230,6 +232,9 @@ pub fn issue_dev_token(
     let KeySource::Secret(secret) = &config.key else {
         return Err(KeyError("dev tokens need HS256 with JWT_SECRET".into()));
     };
+    if secret.is_empty() {
+        return Err(KeyError("no HS256 secret: set JWT_SECRET".into()));
+    }
     let now = chrono::Utc::now().timestamp();
     let claims = DevClaims {
         sub: user_name,
@@ -283,7 +288,10 @@ mod tests {
     #[test]
     fn an_empty_hs256_secret_is_refused_up_front() {
         // Anyone could sign for an empty key; JWT_SECRET_ARN's placeholder must never verify.
-        assert!(TokenVerifier::new(&hs("")).is_err());
+        let err = TokenVerifier::new(&hs("")).unwrap_err();
+        assert!(err.to_string().contains("JWT_SECRET_ARN"), "{err}");
+        // Nor does anything sign with one.
+        assert!(issue_dev_token(&hs(""), "alice", Duration::from_secs(60)).is_err());
     }
 
     #[test]

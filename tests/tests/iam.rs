@@ -20,7 +20,7 @@ use chat_local::{InProcessInvoker, Invoker};
 use chat_shared::auth::KeySource;
 use chat_shared::config::{DatabaseSettings, DatabaseTls, SecretArns};
 use chat_shared::domain::{ConnectionId, UserId};
-use chat_shared::edge::{Handlers, Services};
+use chat_shared::edge::{Authorizer, Handlers, Services, Wanted};
 use chat_shared::ports::{Connection, ConnectionRegistry};
 use chat_shared::routes::Function;
 use chat_tests::client::{TestUser, WsClient, create_conversation, get_json, post_json};
@@ -31,7 +31,7 @@ use serde_json::{Value, json};
 /// `"execute-api:ManageConnections POST"`.
 ///
 /// Calls are attributed to the running function's package, or to [`INIT`] while the
-/// services every function builds at init are built.
+/// services most functions build at init are built (`Services::from_config`).
 #[derive(Debug, Default)]
 struct Recorder {
     current: Mutex<Option<&'static str>>,
@@ -44,7 +44,7 @@ struct Recorder {
     secrets: Mutex<BTreeMap<String, &'static str>>,
 }
 
-/// The label of calls made while building `Services` (what every function does at init).
+/// The label of calls made while building `Services` (what most functions do at init).
 const INIT: &str = "init";
 
 impl Recorder {
@@ -195,7 +195,7 @@ fn granted(template: &serde_yaml::Value, function: Function) -> BTreeSet<String>
     granted
 }
 
-/// Whether the function builds `Services` at init (and so reads every configured secret).
+/// Whether the function builds `Services` at init (and so reads the database secret).
 fn builds_services(function: Function) -> bool {
     let main = format!("{}/../functions/{}/src/main.rs", env!("CARGO_MANIFEST_DIR"), function.package());
     std::fs::read_to_string(&main).unwrap_or_else(|e| panic!("{main}: {e}")).contains("Services::from_config")
@@ -246,13 +246,16 @@ async fn each_functions_policy_grants_exactly_the_aws_calls_it_makes() {
     config.secrets = SecretArns { database_url: Some(database_arn.clone()), jwt_secret: Some(jwt_arn) };
     let sdk = sdk_config(&format!("http://{proxy_addr}"), config.outbound_timeout).await;
     recorder.attribute(Some(INIT));
-    let services = Services::resolving_secrets(config, sdk.clone()).await.expect("services");
+    let services = Services::resolving(config.clone(), sdk.clone(), Wanted::DATABASE).await.expect("services");
+    // The authorizer builds no services: it reads the JWT secret at init, nothing else.
+    recorder.attribute(Some(Function::Authorizer.package()));
+    let authorizer = Authorizer::resolving(config, &sdk).await.expect("authorizer");
     // migrate reads the database secret only, and builds no services.
     recorder.attribute(Some(Function::Migrate.package()));
     let settings = DatabaseSettings { url: String::new(), secret_arn: Some(database_arn), tls: DatabaseTls::Disable };
     chat_shared::edge::database_url_with(&settings, &sdk).await.expect("migrate's database URL");
     recorder.attribute(None);
-    let handlers = Arc::new(Handlers::new(&services).expect("handlers"));
+    let handlers = Arc::new(Handlers::with_authorizer(&services, authorizer).expect("handlers"));
     let invoker = Arc::new(Attributing {
         inner: InProcessInvoker::new(handlers),
         recorder: recorder.clone(),
@@ -339,7 +342,7 @@ async fn each_functions_policy_grants_exactly_the_aws_calls_it_makes() {
     let template: serde_yaml::Value = serde_yaml::from_str(&text).expect("YAML");
     let recorded = recorder.calls.lock().expect("lock").clone();
     let at_init = recorded.get(INIT).cloned().unwrap_or_default();
-    assert_eq!(at_init.len(), 2, "both secrets are read at init: {at_init:?}");
+    assert_eq!(at_init.len(), 1, "the database secret is read at init: {at_init:?}");
     let mut mismatches = Vec::new();
     for function in Function::ALL {
         let mut made = recorded.get(function.package()).cloned().unwrap_or_default();

@@ -1,10 +1,10 @@
 //! Secrets Manager (the emulator): functions read the PostgreSQL credentials, in RDS's JSON
-//! format, and the HS256 secret at init, and refuse to start without them.
+//! format, the authorizer the HS256 secret, at init, and refuse to start without them.
 
 use chat_shared::auth::KeySource;
 use chat_shared::config::SecretArns;
 use chat_shared::domain::ConversationId;
-use chat_shared::edge::Services;
+use chat_shared::edge::{Authorizer, Services, Wanted, invoke_json};
 use chat_shared::ports::ConversationStore;
 use chat_tests::TestWorld;
 use chat_tests::client::TestUser;
@@ -16,7 +16,7 @@ async fn create_secret(client: &aws_sdk_secretsmanager::Client, value: &str) -> 
 }
 
 #[tokio::test]
-async fn services_read_rds_credentials_and_the_jwt_secret_at_init() {
+async fn functions_read_only_their_own_secrets_at_init() {
     let world = TestWorld::new().await;
     let secrets = aws_sdk_secretsmanager::Client::new(&world.sdk);
     let pg: tokio_postgres::Config = world.config.database_url.parse().expect("URL");
@@ -41,18 +41,28 @@ async fn services_read_rds_credentials_and_the_jwt_secret_at_init() {
     config.jwt.key = KeySource::Secret(String::new());
     config.secrets = SecretArns { database_url: Some(database_arn), jwt_secret: Some(jwt_arn) };
 
-    // Without reading them the services do not start (no empty secret, no empty URL).
+    // Without reading them nothing starts (no empty secret, no empty URL).
     assert!(Services::with_sdk(config.clone(), world.sdk.clone()).is_err());
+    assert!(Authorizer::new(&config).is_err());
 
-    let services = Services::resolving_secrets(config.clone(), world.sdk.clone()).await.expect("services");
-    assert!(!services.config.secrets.pending());
+    // A function that uses PostgreSQL reads the database secret only.
+    let services = Services::resolving(config.clone(), world.sdk.clone(), Wanted::DATABASE).await.expect("services");
+    assert!(services.config.secrets.database_url.is_none());
+    assert!(services.config.secrets.jwt_secret.is_some(), "the JWT secret is the authorizer's");
     assert_eq!(services.store.participants(ConversationId::new_v7()).await.expect("query"), None);
+
+    // The authorizer reads the JWT secret only, and then verifies tokens signed with it.
+    let authorizer = Authorizer::resolving(config.clone(), &world.sdk).await.expect("authorizer");
     let alice = TestUser::new(&world, "alice");
-    assert_eq!(services.verifier.verify(&alice.token).expect("token verifies").user_id, alice.identity.user_id);
+    let event = json!({"type": "REQUEST", "methodArn": "arn:aws:execute-api:us-east-1:123456789012:api/local/$connect",
+        "queryStringParameters": {"token": alice.token}});
+    let answer = invoke_json(&authorizer, event).await.expect("authorizer answer");
+    assert_eq!(answer["policyDocument"]["Statement"][0]["Effect"], "Allow", "{answer}");
+    assert_eq!(answer["context"]["userId"], alice.identity.user_id.to_string(), "{answer}");
 
     // A secret that does not exist stops the function at init.
     let mut missing = config;
     missing.secrets.jwt_secret = Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf".into());
-    let error = Services::resolving_secrets(missing, world.sdk.clone()).await.expect_err("missing secret");
+    let error = Authorizer::resolving(missing, &world.sdk).await.expect_err("missing secret");
     assert!(error.to_string().contains("missing-AbCdEf"), "{error}");
 }

@@ -155,7 +155,7 @@ impl World {
         let limits =
             chat_local::Limits { idle_timeout: Duration::from_secs(4 * 3600), ..chat_local::Limits::default() };
         let gateway = chat_local::LocalGateway::start_with(config.clone(), options, limits).await?;
-        let authorizer = Authorizer::new(&services);
+        let authorizer = Authorizer::new(&services.config)?;
         let pushes = Arc::new(AtomicUsize::new(0));
         let mut sockets = Vec::new();
 

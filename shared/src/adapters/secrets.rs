@@ -76,12 +76,31 @@ fn percent_encode(text: &str) -> String {
     out
 }
 
-/// Replaces the secrets `config` names by ARN with their values (a no-op without ARNs).
+/// Which of the secrets named by ARN a process reads: each function reads only what it uses,
+/// and its IAM policy grants only that (`infra/template.yaml`, checked by `tests/tests/iam.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wanted {
+    /// `DATABASE_SECRET_ARN`: every function that uses PostgreSQL.
+    pub database: bool,
+    /// `JWT_SECRET_ARN`: the authorizer only.
+    pub jwt: bool,
+}
+
+impl Wanted {
+    pub const ALL: Wanted = Wanted { database: true, jwt: true };
+    pub const DATABASE: Wanted = Wanted { database: true, jwt: false };
+    pub const JWT: Wanted = Wanted { database: false, jwt: true };
+}
+
+/// Replaces the `wanted` secrets `config` names by ARN with their values (a no-op without
+/// ARNs); the others stay pending.
 ///
 /// # Errors
 /// A secret cannot be read or has the wrong form.
-pub async fn resolve(config: &mut Config, sdk: &aws_config::SdkConfig) -> Result<(), Cause> {
-    if config.secrets.database_url.is_none() && config.secrets.jwt_secret.is_none() {
+pub async fn resolve(config: &mut Config, sdk: &aws_config::SdkConfig, wanted: Wanted) -> Result<(), Cause> {
+    let database_arn = if wanted.database { config.secrets.database_url.take() } else { None };
+    let jwt_arn = if wanted.jwt { config.secrets.jwt_secret.take() } else { None };
+    if database_arn.is_none() && jwt_arn.is_none() {
         return Ok(());
     }
     let client = aws_sdk_secretsmanager::Client::new(sdk);
@@ -95,8 +114,7 @@ pub async fn resolve(config: &mut Config, sdk: &aws_config::SdkConfig) -> Result
         }
     };
     // Both at once: init time is cold-start time.
-    let (database, jwt) =
-        tokio::try_join!(read(config.secrets.database_url.take()), read(config.secrets.jwt_secret.take()))?;
+    let (database, jwt) = tokio::try_join!(read(database_arn), read(jwt_arn))?;
     if let Some(secret) = database {
         config.database_url = database_url_from_secret(&secret)?;
     }

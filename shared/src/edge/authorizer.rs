@@ -11,8 +11,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{Handler, Services};
+use super::Handler;
+use crate::adapters::secrets::Wanted;
 use crate::auth::{TokenVerifier, bearer_token};
+use crate::config::Config;
+use crate::ports::Cause;
 
 /// Verifies the caller's token.
 #[derive(Debug, Clone)]
@@ -21,8 +24,37 @@ pub struct Authorizer {
 }
 
 impl Authorizer {
-    pub fn new(services: &Services) -> Self {
-        Self { verifier: services.verifier.clone() }
+    /// The authorizer function at init: reads the JWT secret from Secrets Manager when
+    /// `JWT_SECRET_ARN` names one (and nothing else: it needs no database, no Redis), then
+    /// checks the key settings.
+    ///
+    /// # Errors
+    /// The secret cannot be read, or as [`Authorizer::new`].
+    pub async fn from_config(config: Config) -> Result<Self, Cause> {
+        if config.secrets.jwt_secret.is_none() {
+            return Self::new(&config);
+        }
+        let sdk = crate::adapters::aws_sdk_config(&config).await;
+        Self::resolving(config, &sdk).await
+    }
+
+    /// As [`Authorizer::from_config`], with an AWS SDK configuration built by the caller.
+    ///
+    /// # Errors
+    /// As [`Authorizer::from_config`].
+    pub async fn resolving(mut config: Config, sdk: &aws_config::SdkConfig) -> Result<Self, Cause> {
+        crate::adapters::secrets::resolve(&mut config, sdk, Wanted::JWT).await?;
+        Self::new(&config)
+    }
+
+    /// # Errors
+    /// The JWT secret named by ARN was not read, or the key settings are unusable (no HS256
+    /// secret, a bad PEM or JWKS).
+    pub fn new(config: &Config) -> Result<Self, Cause> {
+        if config.secrets.jwt_secret.is_some() {
+            return Err("the JWT secret named by ARN was not read (use Authorizer::from_config)".into());
+        }
+        Ok(Self { verifier: Arc::new(TokenVerifier::new(&config.jwt)?) })
     }
 
     pub fn from_verifier(verifier: Arc<TokenVerifier>) -> Self {

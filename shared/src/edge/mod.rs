@@ -17,6 +17,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+pub use crate::adapters::secrets::Wanted;
 pub use authorizer::Authorizer;
 pub use errors::error_body;
 pub use http_api::{HttpCreateConversation, HttpGetMessages, HttpListConversations, HttpMarkRead, HttpSearchMessages};
@@ -26,7 +27,6 @@ use crate::adapters::apigw::ApiGatewayNotifier;
 use crate::adapters::dynamodb::DynamoConnectionRegistry;
 use crate::adapters::postgres::PgStore;
 use crate::adapters::redis::{RedisClient, RedisRateLimiter, RedisTypingTracker};
-use crate::auth::TokenVerifier;
 use crate::config::Config;
 use crate::ports::{Cause, Clock, SystemClock};
 use crate::routes::Function;
@@ -122,28 +122,31 @@ pub struct Services {
     pub store: PgStore,
     pub registry: DynamoConnectionRegistry,
     pub redis: RedisClient,
-    pub verifier: Arc<TokenVerifier>,
     pub clock: Arc<dyn Clock>,
     pub sdk: aws_config::SdkConfig,
 }
 
 impl Services {
-    /// Builds the clients from configuration. Nothing connects yet: the PostgreSQL pool and the
-    /// SDK clients connect on first use.
+    /// Builds the clients of one function from configuration, reading the database secret
+    /// from Secrets Manager when `DATABASE_SECRET_ARN` names one (the JWT secret is the
+    /// authorizer's alone: [`Authorizer::from_config`]). Nothing else connects yet: the
+    /// PostgreSQL pool and the SDK clients connect on first use.
     ///
     /// # Errors
-    /// A malformed database URL or JWT key configuration.
+    /// The database secret cannot be read, or as [`Services::with_sdk`].
     pub async fn from_config(config: Config) -> Result<Self, Cause> {
         let sdk = crate::adapters::aws_sdk_config(&config).await;
-        Self::resolving_secrets(config, sdk).await
+        Self::resolving(config, sdk, Wanted::DATABASE).await
     }
 
-    /// Reads the secrets `config` names by ARN (Secrets Manager), then [`Services::with_sdk`].
+    /// Reads the `wanted` secrets `config` names by ARN (Secrets Manager), then
+    /// [`Services::with_sdk`]. [`Wanted::ALL`] is for running every function in one process
+    /// ([`Handlers`]).
     ///
     /// # Errors
     /// A secret cannot be read, or as [`Services::with_sdk`].
-    pub async fn resolving_secrets(mut config: Config, sdk: aws_config::SdkConfig) -> Result<Self, Cause> {
-        crate::adapters::secrets::resolve(&mut config, &sdk).await?;
+    pub async fn resolving(mut config: Config, sdk: aws_config::SdkConfig, wanted: Wanted) -> Result<Self, Cause> {
+        crate::adapters::secrets::resolve(&mut config, &sdk, wanted).await?;
         Self::with_sdk(config, sdk)
     }
 
@@ -151,10 +154,10 @@ impl Services {
     /// point it at an emulator without touching the process environment).
     ///
     /// # Errors
-    /// A malformed database URL or JWT key configuration.
+    /// A malformed database URL, or a database secret named by ARN that was not read.
     pub fn with_sdk(config: Config, sdk: aws_config::SdkConfig) -> Result<Self, Cause> {
-        if config.secrets.pending() {
-            return Err("secrets named by ARN were not read (use Services::resolving_secrets)".into());
+        if config.secrets.database_url.is_some() {
+            return Err("the database secret named by ARN was not read (use Services::from_config)".into());
         }
         let registry =
             DynamoConnectionRegistry::new(aws_sdk_dynamodb::Client::new(&sdk), config.connections_table.clone());
@@ -172,7 +175,6 @@ impl Services {
                 config.outbound_timeout,
                 config.redis_ca_file.as_deref(),
             )?,
-            verifier: Arc::new(TokenVerifier::new(&config.jwt)?),
             clock: Arc::new(SystemClock),
             sdk,
             config,
@@ -226,10 +228,16 @@ pub struct Handlers {
 
 impl Handlers {
     /// # Errors
-    /// As [`Services::from_config`] and [`Services::notifier`].
+    /// As [`Authorizer::new`] (the JWT settings of `services.config`) and [`Services::notifier`].
     pub fn new(services: &Services) -> Result<Self, Cause> {
+        Self::with_authorizer(services, Authorizer::new(&services.config)?)
+    }
+
+    /// # Errors
+    /// As [`Services::notifier`].
+    pub fn with_authorizer(services: &Services, authorizer: Authorizer) -> Result<Self, Cause> {
         Ok(Self {
-            authorizer: Authorizer::new(services),
+            authorizer,
             ws_connect: WsConnect::new(services),
             ws_disconnect: WsDisconnect::new(services),
             ws_default: WsDefault,
