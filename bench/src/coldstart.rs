@@ -19,16 +19,21 @@
 //!    from `/proc/<pid>/stat` over all of them (clock ticks, so only the mean is meaningful).
 //!
 //! Every answer is checked ([`scenario::check_response`]); the event builders are chat-local's.
+//! The configuration is `.local-state/env`'s, or with `--deployed` the one the SAM template
+//! deploys ([`deployed`]: secrets read at init, TLS to PostgreSQL, HTTPS to AWS).
 
+pub mod deployed;
 pub mod process;
 pub mod runtime_api;
 pub mod scenario;
 
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use chat_shared::auth::KeySource;
+use chat_shared::config::Config;
 use chat_shared::routes::Function;
 use serde::Serialize;
 use serde_json::Value;
@@ -36,6 +41,7 @@ use tokio::process::Child;
 
 use crate::Error;
 use crate::query::percentile;
+use deployed::Deployed;
 use process::{LambdaEnv, PASSED_THROUGH, RATE_LIMITS_RAISED};
 use runtime_api::{FakeRuntimeApi, Invocation, Report};
 use scenario::{World, check_response};
@@ -71,6 +77,8 @@ pub struct Options {
     pub log_format: String,
     /// More variables for the functions, set last.
     pub extra_env: Vec<(String, String)>,
+    /// The configuration the SAM template deploys ([`deployed`]) instead of `.local-state/env`'s.
+    pub deployed: bool,
 }
 
 /// A latency (or CPU time) distribution, in milliseconds; nearest-rank percentiles.
@@ -248,6 +256,7 @@ pub fn function_env(
     lookup: impl Fn(&str) -> Option<String>,
     management_url: &str,
     options: &Options,
+    deployed: Option<&Deployed>,
 ) -> Result<Vec<(String, String)>, Error> {
     if lookup("AWS_ENDPOINT_URL").is_none_or(|v| v.trim().is_empty()) {
         return Err("AWS_ENDPOINT_URL is not set: source .local-state/env first (bench/coldstart.sh does)".into());
@@ -258,8 +267,29 @@ pub fn function_env(
     vars.push(("APIGW_MANAGEMENT_ENDPOINT".to_owned(), management_url.to_owned()));
     vars.push(("RUST_LOG".to_owned(), options.rust_log.clone()));
     vars.push(("LOG_FORMAT".to_owned(), options.log_format.clone()));
+    if let Some(deployed) = deployed {
+        let replaced = |k: &str| deployed.removed.contains(&k) || deployed.env.iter().any(|(name, _)| name == k);
+        vars.retain(|(k, _)| !replaced(k));
+        vars.extend(deployed.env.iter().cloned());
+    }
     vars.extend(options.extra_env.iter().cloned());
     Ok(vars)
+}
+
+/// `env` as `function` gets it: the JWT settings go to the authorizer only, as in
+/// `infra/template.yaml` (no other function verifies tokens).
+pub fn env_of(function: Function, env: &[(String, String)]) -> Vec<(String, String)> {
+    env.iter().filter(|(k, _)| function == Function::Authorizer || !k.starts_with("JWT_")).cloned().collect()
+}
+
+/// [`Deployed::setup`] with the run's configuration.
+async fn deployed_setup(config: &Config, management_url: &str, out_dir: &Path) -> Result<Deployed, Error> {
+    let KeySource::Secret(jwt_secret) = &config.jwt.key else {
+        return Err("--deployed needs HS256 (JWT_SECRET), as .local-state/env has".into());
+    };
+    let aws_endpoint = std::env::var("AWS_ENDPOINT_URL").map_err(|_| "AWS_ENDPOINT_URL is not set")?;
+    let sdk = chat_shared::adapters::aws_sdk_config(config).await;
+    Deployed::setup(&sdk, &aws_endpoint, management_url, &config.database_url, jwt_secret, out_dir).await
 }
 
 /// The first line of `/proc/cpuinfo` naming the model, and the CPU count.
@@ -298,8 +328,12 @@ pub async fn run(options: &Options) -> Result<Outcome, Error> {
     std::fs::create_dir_all(options.out_dir.join("logs")).map_err(|e| format!("{}: {e}", options.out_dir.display()))?;
     let config = scenario::bench_config(RATE_LIMITS_RAISED)?;
     let tag: String = uuid::Uuid::new_v4().simple().to_string().chars().take(8).collect();
-    let mut world = World::setup(config, &tag).await?;
-    let env = function_env(|k| std::env::var(k).ok(), &world.management_url(), options)?;
+    let mut world = World::setup(config.clone(), &tag).await?;
+    let deployed = match options.deployed {
+        false => None,
+        true => Some(deployed_setup(&config, &world.management_url(), &options.out_dir).await?),
+    };
+    let env = function_env(|k| std::env::var(k).ok(), &world.management_url(), options, deployed.as_ref())?;
     eprintln!("chat-coldstart: {}; users coldstart-{tag}-*, management API {}", machine(), world.management_url());
 
     let mut outcome = Outcome {
@@ -310,7 +344,7 @@ pub async fn run(options: &Options) -> Result<Outcome, Error> {
         pushes_received: 0,
     };
     for &function in &options.functions {
-        match bench_function(&mut world, options, function, &env).await {
+        match bench_function(&mut world, options, function, &env_of(function, &env)).await {
             Ok(result) => {
                 eprintln!(
                     "{:26} zip {:.2} MB  init p50 {:.1} ms  first {:.1} ms  warm p50 {:.2} ms  cpu p50 {:.0} µs",
@@ -583,6 +617,7 @@ mod tests {
             rust_log: "info".into(),
             log_format: "json".into(),
             extra_env: vec![("SSL_CERT_DIR".into(), "/nowhere".into())],
+            deployed: false,
         };
         let local = |k: &str| match k {
             "AWS_ENDPOINT_URL" => Some("http://127.0.0.1:4566".to_owned()),
@@ -590,7 +625,7 @@ mod tests {
             "HOME" => Some("/root".to_owned()),
             _ => None,
         };
-        let vars = function_env(local, "http://127.0.0.1:3001/local", &options).expect("env");
+        let vars = function_env(local, "http://127.0.0.1:3001/local", &options, None).expect("env");
         let get = |k: &str| vars.iter().find(|(name, _)| name == k).map(|(_, v)| v.as_str());
         assert_eq!(get("AWS_ENDPOINT_URL"), Some("http://127.0.0.1:4566"));
         assert_eq!(get("JWT_SECRET"), Some("s"));
@@ -599,6 +634,9 @@ mod tests {
         assert_eq!(get("RATE_LIMIT_MESSAGES_PER_MINUTE"), Some("1000000"));
         assert_eq!(get("LOG_FORMAT"), Some("json"));
         assert_eq!(vars.last().map(|(k, v)| (k.as_str(), v.as_str())), Some(("SSL_CERT_DIR", "/nowhere")));
-        assert!(function_env(|_| None, "x", &options).is_err());
+        assert!(function_env(|_| None, "x", &options, None).is_err());
+        // The JWT settings are the authorizer's alone.
+        let of = |f: Function| env_of(f, &vars).iter().any(|(k, _)| k == "JWT_SECRET");
+        assert!(of(Function::Authorizer) && !of(Function::WsSendMessage));
     }
 }

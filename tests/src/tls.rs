@@ -1,10 +1,13 @@
 //! A certificate authority made for one test, and a server certificate it signed for
 //! `127.0.0.1`, written as PEM files into a directory removed on drop.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::net::{TcpListener, TcpStream};
 
 /// The CA and a server certificate for `127.0.0.1` (not `localhost`).
 #[derive(Debug)]
@@ -55,7 +58,7 @@ impl TestCa {
     /// # Panics
     /// If rustls refuses the certificate.
     pub fn server_config(&self) -> rustls::ServerConfig {
-        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .expect("versions")
@@ -65,6 +68,34 @@ impl TestCa {
                 PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.server_key_der.clone())),
             )
             .expect("server config")
+    }
+}
+
+impl TestCa {
+    /// Terminates TLS on a loopback port in front of `upstream`, a plain TCP service (HTTPS in
+    /// front of an emulator that speaks HTTP), presenting the `127.0.0.1` certificate. Serves
+    /// for as long as the runtime runs.
+    ///
+    /// # Errors
+    /// No loopback port can be bound.
+    pub async fn tls_front(&self, upstream: SocketAddr) -> std::io::Result<SocketAddr> {
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(self.server_config()));
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let (Ok(mut tls), Ok(mut server)) =
+                        (acceptor.accept(client).await, TcpStream::connect(upstream).await)
+                    else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut server).await;
+                });
+            }
+        });
+        Ok(addr)
     }
 }
 

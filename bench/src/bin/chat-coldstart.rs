@@ -62,6 +62,13 @@ struct Args {
     #[arg(long, value_name = "NAME=VALUE", value_parser = parse_env_pair)]
     function_env: Vec<(String, String)>,
 
+    /// Run the functions as the SAM template deploys them: the database URL and the HS256 secret
+    /// stored in Secrets Manager (moto) and read at init, DATABASE_TLS=require, and every AWS
+    /// endpoint (moto, the management API) behind HTTPS with a CA made for the run, trusted
+    /// through SSL_CERT_FILE (the system bundle plus that CA).
+    #[arg(long)]
+    deployed: bool,
+
     /// Also write everything measured (all distributions, the targets, errors) as JSON here.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
@@ -95,6 +102,7 @@ async fn main() -> ExitCode {
         rust_log: args.rust_log,
         log_format: args.log_format,
         extra_env: args.function_env,
+        deployed: args.deployed,
     };
     let outcome = match coldstart::run(&options).await {
         Ok(outcome) => outcome,
