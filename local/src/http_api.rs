@@ -5,8 +5,10 @@
 //! response. Failures answer what API Gateway answers: 500 `Internal Server Error`, or 503
 //! `Service Unavailable` when the integration times out.
 //!
-//! One extra that API Gateway does not have: `GET /openapi.yaml` serves the HTTP API's
-//! contract (`docs/openapi.yaml`) without authentication, for tools such as schemathesis.
+//! Extras that API Gateway does not have, all without authentication: `GET /openapi.yaml`
+//! serves the HTTP API's contract (`docs/openapi.yaml`) for tools such as schemathesis, and
+//! `crate::web` the demo web client (`GET /`, `/web/...`) and its dev sign-in (`/dev/...`).
+//! Any other method on those paths is not found, as on API Gateway.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,6 +29,7 @@ use crate::events::{self, HttpRequest};
 use crate::gateway::{Gateway, message_response};
 use crate::ids;
 use crate::invoker::InvokeFailure;
+use crate::web::{self, WebClient};
 use crate::websocket::header_pairs;
 
 /// The HTTP API's OpenAPI 3.1 document, served at [`OPENAPI_PATH`].
@@ -36,9 +39,14 @@ pub const OPENAPI_YAML: &str = include_str!("../../docs/openapi.yaml");
 pub const OPENAPI_PATH: &str = "/openapi.yaml";
 
 /// The router of the HTTP API port: every request goes through the route table, except the
-/// OpenAPI document.
-pub(crate) fn router(gateway: Arc<Gateway>) -> Router {
-    Router::new().route(OPENAPI_PATH, get(openapi)).fallback(handle).with_state(gateway)
+/// OpenAPI document and the web client.
+pub(crate) fn router(gateway: Arc<Gateway>, web: Arc<WebClient>) -> Router {
+    Router::new()
+        .route(OPENAPI_PATH, get(openapi))
+        .merge(web::router(web))
+        .fallback(handle)
+        .method_not_allowed_fallback(handle)
+        .with_state(gateway)
 }
 
 async fn openapi() -> Response {

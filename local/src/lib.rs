@@ -16,6 +16,8 @@
 //! - `http_api`: route matching, the authorizer, v2 responses to HTTP responses.
 //! - `connections`: the open connections shared by the socket tasks and the management API.
 //! - `gateway`: the state every request handler shares.
+//! - `web`: the demo web client on the HTTP API port (`GET /`) and its dev sign-in
+//!   (`POST /dev/token`, `GET /dev/users/{name}`); chat-local only, never deployed.
 //!
 //! Routes come from `chat_shared::routes`, the one route table (also checked against
 //! `infra/template.yaml`).
@@ -27,6 +29,7 @@ mod http_api;
 pub mod ids;
 pub mod invoker;
 mod management;
+mod web;
 mod websocket;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -34,6 +37,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::serve::ListenerExt;
+use chat_shared::auth::JwtConfig;
 use chat_shared::config::Config;
 use chat_shared::edge::{Handlers, Services};
 use tokio::net::TcpListener;
@@ -43,6 +47,15 @@ use tokio::task::JoinHandle;
 pub use connections::CloseReason;
 pub use http_api::{OPENAPI_PATH, OPENAPI_YAML};
 pub use invoker::{InProcessInvoker, InvokeFailure, Invoker, LambdaInvokeApiInvoker};
+pub use web::{DEV_TOKEN_PATH, DEV_USERS_PATH};
+
+/// The HTTP paths only chat-local serves, outside the route table: the OpenAPI document, the
+/// web client and its dev sign-in. The deployed HTTP API must route none of them.
+pub fn local_only_http_paths() -> Vec<&'static str> {
+    let mut paths = vec![OPENAPI_PATH];
+    paths.extend(web::paths());
+    paths
+}
 
 use crate::connections::{ConnectionTable, Tracker};
 use crate::gateway::Gateway;
@@ -206,14 +219,17 @@ impl LocalGateway {
             config.management_endpoint = Some(management_url(ws.local_addr()?, &options.stage));
         }
         let region = sdk.region().map_or_else(|| "us-east-1".to_owned(), ToString::to_string);
+        // The web client's dev sign-in signs with the key the authorizer verifies with.
+        let dev_signer = config.jwt.clone();
         let services = Services::with_sdk(config, sdk)?;
         let handlers = Handlers::new(&services)?;
         let invoker = Arc::new(InProcessInvoker::new(Arc::new(handlers)));
-        Self::serve(ws, http, options, limits, invoker, region)
+        Self::serve(ws, http, options, limits, invoker, region, Some(dev_signer))
     }
 
     /// Starts serving with functions run by `invoker` (e.g. through `cargo lambda watch`, or a
-    /// fake in tests). The functions must already know the management endpoint.
+    /// fake in tests). The functions must already know the management endpoint. chat-local
+    /// holds no token key then, so the web client's `POST /dev/token` answers `NOT_FOUND`.
     ///
     /// # Errors
     /// A listener cannot be bound or the stage name is invalid.
@@ -224,9 +240,10 @@ impl LocalGateway {
         region: &str,
     ) -> Result<LocalGateway, BoxError> {
         let (ws, http) = bind(&options).await?;
-        Self::serve(ws, http, options, limits, invoker, region.to_owned())
+        Self::serve(ws, http, options, limits, invoker, region.to_owned(), None)
     }
 
+    /// `dev_signer`: the token settings `POST /dev/token` signs with, if any.
     fn serve(
         ws: TcpListener,
         http: TcpListener,
@@ -234,9 +251,11 @@ impl LocalGateway {
         limits: Limits,
         invoker: Arc<dyn Invoker>,
         region: String,
+        dev_signer: Option<JwtConfig>,
     ) -> Result<LocalGateway, BoxError> {
         let ws_addr = ws.local_addr()?;
         let http_addr = http.local_addr()?;
+        let web = Arc::new(web::WebClient::new(loopback_if_unspecified(ws_addr), &options.stage, dev_signer));
         let gateway = Arc::new(Gateway {
             invoker,
             stage: options.stage,
@@ -249,7 +268,7 @@ impl LocalGateway {
         let (stop, stopped) = watch::channel(());
         let servers = vec![
             spawn_server("WebSocket", ws, websocket::router(gateway.clone()), stopped.clone()),
-            spawn_server("HTTP", http, http_api::router(gateway.clone()), stopped),
+            spawn_server("HTTP", http, http_api::router(gateway.clone(), web), stopped),
         ];
         tracing::info!(ws = %ws_addr, http = %http_addr, stage = %gateway.stage, "chat-local is serving");
         Ok(LocalGateway { ws_addr, http_addr, gateway, stop: Some(stop), servers })

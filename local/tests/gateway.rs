@@ -369,6 +369,42 @@ async fn the_http_api_authorizes_and_maps_responses() {
     assert_eq!(event["requestContext"]["stage"], "$default");
 }
 
+/// The HTTP API port also serves the web client and its dev sign-in, without the authorizer;
+/// other methods on those paths are API Gateway's 404, and without a signing key (functions
+/// not in this process) no dev token is issued.
+#[tokio::test]
+async fn the_http_port_serves_the_web_client_beside_the_api() {
+    let (gateway, fake) = start().await;
+    let http = reqwest::Client::new();
+    let base = gateway.http_url();
+
+    let page = http.get(format!("{base}/")).send().await.expect("answered");
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    let ws_origin = gateway.ws_url().trim_end_matches("/local").to_owned();
+    let policy = page.headers()["content-security-policy"].to_str().expect("ASCII").to_owned();
+    assert!(policy.contains(&format!("connect-src 'self' {ws_origin};")), "{policy}");
+    assert!(page.text().await.expect("a body").contains("/web/app.js"));
+    let script = http.get(format!("{base}/web/app.js")).send().await.expect("answered");
+    assert_eq!(script.headers()["content-type"], "text/javascript; charset=utf-8");
+
+    for (method, path) in
+        [(reqwest::Method::POST, "/"), (reqwest::Method::DELETE, "/web/app.js"), (reqwest::Method::GET, "/dev/token")]
+    {
+        let other = http.request(method.clone(), format!("{base}{path}")).send().await.expect("answered");
+        assert_eq!(other.status(), 404, "{method} {path}");
+        assert_eq!(other.json::<Value>().await.expect("json"), json!({"message": "Not Found"}));
+    }
+
+    let token = http.post(format!("{base}/dev/token")).body(r#"{"user":"alice"}"#).send().await.expect("answered");
+    assert_eq!(token.status(), 404);
+    assert_eq!(token.json::<Value>().await.expect("json")["error"]["code"], "NOT_FOUND");
+    let user = http.get(format!("{base}/dev/users/b%C3%B6b")).send().await.expect("answered");
+    assert_eq!(user.status(), 200);
+    assert_eq!(user.json::<Value>().await.expect("json")["displayName"], "böb");
+    assert!(fake.calls_of(Function::Authorizer).is_empty(), "the web routes invoke nothing");
+}
+
 /// A frame over API Gateway's 32 KiB frame limit closes the connection with 1009, sent to the
 /// client and reported to `$disconnect` with its reason.
 #[tokio::test]

@@ -423,6 +423,8 @@ fn connect_is_guarded_by_the_lambda_authorizer_and_no_other_websocket_route_is()
 }
 
 /// The HTTP API events are exactly HTTP_ROUTES (method case-insensitive), each on its function.
+/// chat-local's own paths (web client, dev sign-in, OpenAPI document) are not in HTTP_ROUTES and
+/// so not compared here; the next test keeps them out of the template.
 #[test]
 fn the_http_api_routes_in_the_template_are_exactly_the_route_table_routes_on_the_right_functions() {
     let template = Template::load();
@@ -450,6 +452,33 @@ fn the_http_api_routes_in_the_template_are_exactly_the_route_table_routes_on_the
         in_template, in_table,
         "HTTP routes (method, path, function) differ (left: infra/template.yaml, right: chat_shared::routes::HTTP_ROUTES)"
     );
+}
+
+/// chat-local serves a few paths of its own beside the route table (the OpenAPI document, the
+/// demo web client, and the dev sign-in that issues a token for any name): they are excluded
+/// from the comparison above on purpose, and must never reach the deployed HTTP API.
+#[test]
+fn the_template_routes_none_of_chat_locals_own_paths() {
+    let template = Template::load();
+    let local_only = chat_local::local_only_http_paths();
+    assert!(local_only.contains(&"/dev/token") && local_only.contains(&"/"), "{local_only:?}");
+    for (function_id, function) in template.of_type(SERVERLESS_FUNCTION) {
+        let Some(Value::Mapping(events)) = get(function, &["Properties", "Events"]) else {
+            continue;
+        };
+        for event in events.values() {
+            let Some(path) = str_at(event, &["Properties", "Path"]) else {
+                continue;
+            };
+            assert!(
+                !local_only.contains(&path) && !path.starts_with("/dev/") && !path.starts_with("/web/"),
+                "{function_id} routes {path}, which only chat-local may serve"
+            );
+        }
+    }
+    for route in HTTP_ROUTES {
+        assert!(!local_only.contains(&route.path), "{} is in the route table and chat-local-only", route.path);
+    }
 }
 
 /// Every HTTP API event runs the Lambda authorizer in the format the authorizer function answers (2.0, simple responses).
