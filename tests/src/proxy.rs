@@ -117,6 +117,46 @@ pub fn through(url: &str, addr: SocketAddr) -> String {
     url.replacen(&host_port(url), &addr.to_string(), 1)
 }
 
+/// Headers that describe one hop, not the message: a proxy must not pass them on (RFC 9110
+/// 7.6.1), or `Connection: close` from an emulator would close the client's kept-alive link.
+const HOP_BY_HOP: &[&str] =
+    &["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "host"];
+
+/// Forwards one HTTP request to `upstream` (`http://host:port`, the path and query are the
+/// request's) and answers what it answered; 502 when it cannot be reached.
+pub async fn forward_http(
+    client: &reqwest::Client,
+    upstream: &str,
+    method: axum::http::Method,
+    uri: &axum::http::Uri,
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+
+    let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut request = client.request(method, format!("{upstream}{path_and_query}")).body(body);
+    for (name, value) in headers {
+        if !HOP_BY_HOP.contains(&name.as_str()) && name != "content-length" {
+            request = request.header(name, value);
+        }
+    }
+    match request.send().await {
+        Ok(answer) => {
+            let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let mut out = HeaderMap::new();
+            for (name, value) in answer.headers() {
+                if !HOP_BY_HOP.contains(&name.as_str()) && name != "content-length" {
+                    out.append(name.clone(), value.clone());
+                }
+            }
+            (status, out, answer.bytes().await.unwrap_or_default()).into_response()
+        }
+        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -72,30 +72,55 @@ impl TestCa {
 }
 
 impl TestCa {
-    /// Terminates TLS on a loopback port in front of `upstream`, a plain TCP service (HTTPS in
-    /// front of an emulator that speaks HTTP), presenting the `127.0.0.1` certificate. Serves
-    /// for as long as the runtime runs.
+    /// An HTTPS reverse proxy on a loopback port in front of `upstream` (`http://host:port`),
+    /// presenting the `127.0.0.1` certificate: HTTPS in front of an emulator that speaks HTTP.
+    /// Client connections are kept alive whatever the upstream does (moto closes every
+    /// connection), as AWS endpoints keep them. Serves for as long as the runtime runs.
     ///
     /// # Errors
     /// No loopback port can be bound.
-    pub async fn tls_front(&self, upstream: SocketAddr) -> std::io::Result<SocketAddr> {
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(self.server_config()));
+    pub async fn https_front(&self, upstream: String) -> std::io::Result<SocketAddr> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    let (Ok(mut tls), Ok(mut server)) =
-                        (acceptor.accept(client).await, TcpStream::connect(upstream).await)
-                    else {
-                        return;
-                    };
-                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut server).await;
-                });
-            }
-        });
+        let tls =
+            TlsListener { tcp: listener, acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(self.server_config())) };
+        let front = Arc::new((reqwest::Client::new(), upstream));
+        let app = axum::Router::new().fallback(
+            |axum::extract::State(front): axum::extract::State<Arc<(reqwest::Client, String)>>,
+             method: axum::http::Method,
+             uri: axum::http::Uri,
+             headers: axum::http::HeaderMap,
+             body: axum::body::Bytes| async move {
+                crate::proxy::forward_http(&front.0, &front.1, method, &uri, &headers, body).await
+            },
+        );
+        tokio::spawn(async move { axum::serve(tls, app.with_state(front)).await });
         Ok(addr)
+    }
+}
+
+/// A TCP listener whose connections are TLS-terminated before axum sees them.
+struct TlsListener {
+    tcp: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, peer)) = self.tcp.accept().await else { continue };
+            // A failed handshake is the client's problem: wait for the next one.
+            if let Ok(tls) = self.acceptor.accept(tcp).await {
+                return (tls, peer);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
     }
 }
 

@@ -14,8 +14,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
 use chat_local::{InProcessInvoker, Invoker};
 use chat_shared::auth::KeySource;
 use chat_shared::config::{DatabaseSettings, DatabaseTls, SecretArns};
@@ -42,6 +42,7 @@ struct Recorder {
     management: OnceLock<String>,
     /// Secret ARN -> the name the policies use for it (`database`, `jwt`).
     secrets: Mutex<BTreeMap<String, &'static str>>,
+    client: reqwest::Client,
 }
 
 /// The label of calls made while building `Services` (what most functions do at init).
@@ -70,7 +71,6 @@ async fn proxy(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
     let upstream = if uri.path().contains("/@connections/") {
         recorder.record(format!("execute-api:ManageConnections {method}"));
         recorder.management.get().expect("management upstream").clone()
@@ -92,26 +92,7 @@ async fn proxy(
         recorder.record(format!("{service}:{operation} {on}"));
         recorder.aws.clone()
     };
-    let mut forward = reqwest::Client::new().request(method, format!("{upstream}{path_and_query}")).body(body);
-    for (name, value) in &headers {
-        if name != "host" && name != "content-length" {
-            forward = forward.header(name, value);
-        }
-    }
-    match forward.send().await {
-        Ok(answer) => {
-            let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-            let mut out = HeaderMap::new();
-            for (name, value) in answer.headers() {
-                if name != "content-length" && name != "transfer-encoding" {
-                    out.insert(name.clone(), value.clone());
-                }
-            }
-            let bytes = answer.bytes().await.unwrap_or_default();
-            (status, out, bytes).into_response()
-        }
-        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
-    }
+    chat_tests::proxy::forward_http(&recorder.client, &upstream, method, &uri, &headers, body).await
 }
 
 /// Runs one invocation at a time and tells the recorder which function is running.

@@ -3,13 +3,14 @@
 //! - the database URL and the HS256 secret live in Secrets Manager (moto) and are read at init
 //!   (`DATABASE_SECRET_ARN`, `JWT_SECRET_ARN`), not given in the environment;
 //! - PostgreSQL is reached over TLS (`DATABASE_TLS=require`; the local server has TLS on);
-//! - every AWS endpoint is HTTPS: a TLS front, with a CA made for the run, terminates in front of
-//!   moto and in front of the in-process management API; the functions trust the system roots
-//!   plus that CA through `SSL_CERT_FILE`, one bundle file, as on `provided.al2023`.
+//! - every AWS endpoint is HTTPS: an HTTPS reverse proxy with a CA made for the run sits in
+//!   front of moto and of the in-process management API, and keeps connections alive as AWS
+//!   does (moto closes each one, which would cost a TLS handshake per call); the functions trust
+//!   the system roots plus that CA through `SSL_CERT_FILE`, one bundle file, as on
+//!   `provided.al2023`.
 //!
 //! Redis stays plain (`rediss://` is optional in the template).
 
-use std::net::SocketAddr;
 use std::path::Path;
 
 use chat_tests::tls::TestCa;
@@ -56,8 +57,8 @@ impl Deployed {
             arns.push(created.arn.ok_or("the emulator returned no secret ARN")?);
         }
         let ca = TestCa::new();
-        let aws_front = ca.tls_front(host_port(aws_endpoint)?).await?;
-        let management_front = ca.tls_front(host_port(management_url)?).await?;
+        let aws_front = ca.https_front(origin(aws_endpoint)?).await?;
+        let management_front = ca.https_front(origin(management_url)?).await?;
         let bundle = out_dir.join("deployed-ca-bundle.pem");
         write_bundle(&ca.ca_file, &bundle)?;
         let stage_path = management_url.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]));
@@ -73,16 +74,10 @@ impl Deployed {
     }
 }
 
-/// `host:port` of an `http://host:port/...` URL, as a socket address.
-fn host_port(url: &str) -> Result<SocketAddr, Error> {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let authority = if authority.starts_with("localhost:") {
-        authority.replacen("localhost", "127.0.0.1", 1)
-    } else {
-        authority.to_owned()
-    };
-    authority.parse().map_err(|_| format!("{url}: expected http://IP:PORT").into())
+/// `http://host:port` of an `http://host:port/...` URL.
+fn origin(url: &str) -> Result<String, Error> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| format!("{url}: expected http://HOST:PORT"))?;
+    Ok(format!("http://{}", rest.split('/').next().unwrap_or(rest)))
 }
 
 /// The system roots followed by the run's CA.
@@ -98,9 +93,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn endpoints_become_socket_addresses() {
-        assert_eq!(host_port("http://127.0.0.1:4566").unwrap(), "127.0.0.1:4566".parse().unwrap());
-        assert_eq!(host_port("http://localhost:3001/local").unwrap(), "127.0.0.1:3001".parse().unwrap());
-        assert!(host_port("http://moto/").is_err());
+    fn fronted_urls_lose_their_path() {
+        assert_eq!(origin("http://127.0.0.1:4566").unwrap(), "http://127.0.0.1:4566");
+        assert_eq!(origin("http://127.0.0.1:3001/local").unwrap(), "http://127.0.0.1:3001");
+        assert!(origin("https://moto/").is_err());
     }
 }
