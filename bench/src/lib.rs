@@ -13,10 +13,14 @@
 //! `chat-coldstart` ([`coldstart`]) measures each Lambda function's zip size, init time and
 //! first and warm invocations from its release binary, under a fake Lambda Runtime API.
 //!
+//! `chat-bench` ([`loadgen`]) is the load generator: open-loop scenarios against the WebSocket
+//! and HTTP APIs (chat-local or a deployed stage), one per row of the specification's R10 table.
+//!
 //! Every phase draws from its own ChaCha8 stream of the seed ([`rng`]).
 
 pub mod coldstart;
 pub mod load;
+pub mod loadgen;
 pub mod plan;
 pub mod query;
 pub mod rng;

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The load generator against a local chat-local in one command (docs/benchmarks.md):
+#
+#   bench/load.sh <scenario> [chat-bench options...]
+#   e.g. bench/load.sh delivery --users 1000 --rate 100 --duration 60
+#        bench/load.sh r10
+#        bench/load.sh knee --rates 200,400,800,1000,1500
+#        bench/load.sh idle --connections 10000 --hold 30
+#
+# Starts PostgreSQL, Redis and the DynamoDB emulator if needed (local/services.sh, which writes
+# .local-state/env), builds chat-local and chat-bench with the `tools` profile, raises the open
+# file limit (every connection is a descriptor, on both sides), starts `chat-local serve` on
+# free ports with every rate limit raised out of reach, runs chat-bench against it with
+# --server-pid (its VmRSS and CPU) and --watch-pid for PostgreSQL, Redis and the emulator, and
+# stops chat-local afterwards. chat-bench's exit code is the script's: 1 when a target is
+# missed, 2 on errors. Set CHAT_LOCAL_LOG=debug (RUST_LOG of chat-local; default warn) to see
+# its logs in target/chat-bench/chat-local.log.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+log() { printf '==> load.sh: %s\n' "$*" >&2; }
+
+if [[ $# -eq 0 || "$1" == -* ]]; then
+  sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  [[ $# -gt 0 ]] && exec "$ROOT/target/tools/chat-bench" "$@"
+  exit 2
+fi
+
+"$ROOT/local/services.sh" >/dev/null
+# shellcheck source=/dev/null
+. "$ROOT/.local-state/env"
+cd "$ROOT"
+log "building chat-local and chat-bench (tools profile)"
+cargo build --quiet --profile tools -p chat-local -p chat-bench --bin chat-local --bin chat-bench
+
+# 10,000 connections need 10,000 descriptors in each process; raise the soft limit as far as allowed.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+log "open files limit: $(ulimit -n)"
+
+OUT="$ROOT/target/chat-bench"
+mkdir -p "$OUT"
+SERVER_LOG="$OUT/chat-local.log"
+export RATE_LIMIT_MESSAGES_PER_MINUTE=1000000000
+export RATE_LIMIT_TYPING_PER_MINUTE=1000000000
+export RATE_LIMIT_CONNECTS_PER_MINUTE=1000000000
+export RATE_LIMIT_REST_PER_MINUTE=1000000000
+RUST_LOG="${CHAT_LOCAL_LOG:-warn}" target/tools/chat-local serve --ws-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 \
+  >"$SERVER_LOG" 2>&1 &
+SERVER_PID=$!
+stop_server() {
+  if kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+}
+trap stop_server EXIT
+
+# chat-local prints its URLs once both listeners are bound.
+WS_URL="" HTTP_URL=""
+for _ in $(seq 1 300); do
+  WS_URL="$(sed -n 's/^WebSocket API *\(ws:[^?]*\)?token=.*/\1/p' "$SERVER_LOG")"
+  HTTP_URL="$(sed -n 's/^HTTP API *\(http:.*\)$/\1/p' "$SERVER_LOG")"
+  [[ -n "$WS_URL" && -n "$HTTP_URL" ]] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$SERVER_LOG" >&2; log "chat-local exited"; exit 2; }
+  sleep 0.1
+done
+[[ -n "$WS_URL" && -n "$HTTP_URL" ]] || { cat "$SERVER_LOG" >&2; log "chat-local did not start"; exit 2; }
+log "chat-local (pid $SERVER_PID): $WS_URL, $HTTP_URL"
+
+# Read-only: the CPU of the backing services, per phase.
+WATCH=()
+if command -v pgrep >/dev/null 2>&1; then
+  pg_pid="$(pgrep -o -x postgres || true)"
+  [[ -n "$pg_pid" ]] && WATCH+=(--watch-pid "postgres=$pg_pid")
+  redis_pid="$(pgrep -o -x redis-server || true)"
+  [[ -n "$redis_pid" ]] && WATCH+=(--watch-pid "redis=$redis_pid")
+fi
+if [[ -f .local-state/moto.pid ]] && kill -0 "$(cat .local-state/moto.pid)" 2>/dev/null; then
+  WATCH+=(--watch-pid "dynamodb-emulator=$(cat .local-state/moto.pid)")
+fi
+
+set +e
+target/tools/chat-bench "$@" --ws-url "$WS_URL" --http-url "$HTTP_URL" --server-pid "$SERVER_PID" "${WATCH[@]}"
+status=$?
+set -e
+exit "$status"

@@ -1,0 +1,145 @@
+//! What the server side's processes use, from `/proc` (Linux): resident memory (`VmRSS`) and
+//! CPU time, so a run can say what each connection costs and which process saturates first.
+//!
+//! A process's CPU is counted with its direct children: PostgreSQL serves each connection from
+//! a child of the postmaster, so watching the postmaster's pid covers the whole server.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// `USER_HZ`: the unit of the CPU times in `/proc/<pid>/stat` (100 on every Linux ABI).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// `VmRSS` of `pid`, in kB (`None` when the process is gone or not readable).
+pub fn rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    parse_rss_kb(&status)
+}
+
+fn parse_rss_kb(status: &str) -> Option<u64> {
+    status.lines().find_map(|line| line.strip_prefix("VmRSS:")?.trim().strip_suffix("kB")?.trim().parse().ok())
+}
+
+/// `(ppid, utime + stime)` of a `/proc/<pid>/stat` line (the command may contain spaces and
+/// parentheses, so fields are counted from the last `)`).
+fn parse_stat(stat: &str) -> Option<(u32, u64)> {
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // After the command: state(0) ppid(1) ... utime(11) stime(12).
+    let ppid = fields.get(1)?.parse().ok()?;
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((ppid, utime + stime))
+}
+
+/// CPU ticks used so far by `pid` and its direct children that are still alive.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let own = parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)?.1;
+    let children: u64 = std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|child| parse_stat(&std::fs::read_to_string(format!("/proc/{child}/stat")).ok()?))
+        .filter(|(ppid, _)| *ppid == pid)
+        .map(|(_, ticks)| ticks)
+        .sum();
+    Some(own + children)
+}
+
+/// A process to watch, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watched {
+    pub name: String,
+    pub pid: u32,
+}
+
+/// Parses `NAME=PID`.
+///
+/// # Errors
+/// Not `NAME=PID` with a numeric pid.
+pub fn parse_watched(text: &str) -> Result<Watched, String> {
+    match text.split_once('=') {
+        Some((name, pid)) if !name.trim().is_empty() => pid
+            .trim()
+            .parse()
+            .map(|pid| Watched { name: name.trim().to_owned(), pid })
+            .map_err(|_| format!("expected NAME=PID, got {text:?}")),
+        _ => Err(format!("expected NAME=PID, got {text:?}")),
+    }
+}
+
+/// One process's share of the CPU over a phase.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CpuUsage {
+    pub name: String,
+    pub pid: u32,
+    /// Percent of one core (200 % is both cores of a two-core machine).
+    pub percent_of_a_core: f64,
+}
+
+/// CPU counters of the watched processes at one instant.
+#[derive(Debug, Clone)]
+pub struct CpuSample {
+    at: Instant,
+    ticks: Vec<Option<u64>>,
+}
+
+/// The watched processes, this process included as `chat-bench`.
+#[derive(Debug, Clone)]
+pub struct CpuWatch {
+    processes: Vec<Watched>,
+}
+
+impl CpuWatch {
+    pub fn new(mut processes: Vec<Watched>) -> Self {
+        processes.push(Watched { name: "chat-bench".to_owned(), pid: std::process::id() });
+        Self { processes }
+    }
+
+    pub fn sample(&self) -> CpuSample {
+        CpuSample { at: Instant::now(), ticks: self.processes.iter().map(|p| cpu_ticks(p.pid)).collect() }
+    }
+
+    /// Each process's CPU between two samples (processes unreadable at either are left out).
+    pub fn usage(&self, before: &CpuSample, after: &CpuSample) -> Vec<CpuUsage> {
+        let wall = after.at.saturating_duration_since(before.at).max(Duration::from_millis(1)).as_secs_f64();
+        self.processes
+            .iter()
+            .zip(before.ticks.iter().zip(&after.ticks))
+            .filter_map(|(process, (b, a))| {
+                let used = a.as_ref()?.saturating_sub(*b.as_ref()?) as f64 / TICKS_PER_SECOND;
+                Some(CpuUsage { name: process.name.clone(), pid: process.pid, percent_of_a_core: 100.0 * used / wall })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rss_is_read_from_the_status_file() {
+        let status = "Name:\tchat-local\nVmPeak:\t  900 kB\nVmRSS:\t   81234 kB\nThreads:\t3\n";
+        assert_eq!(parse_rss_kb(status), Some(81234));
+        assert_eq!(parse_rss_kb("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn cpu_times_are_read_past_the_command() {
+        let stat = "4242 (tokio (worker) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 1 2 3";
+        assert_eq!(parse_stat(stat), Some((1, 300)));
+    }
+
+    #[test]
+    fn this_process_is_always_watched() {
+        let watch = CpuWatch::new(vec![parse_watched("moto=1").unwrap()]);
+        let (before, after) = (watch.sample(), watch.sample());
+        let usage = watch.usage(&before, &after);
+        assert!(usage.iter().any(|u| u.name == "chat-bench" && u.pid == std::process::id()));
+        assert!(parse_watched("moto").is_err());
+        assert!(parse_watched("=5").is_err());
+        assert!(parse_watched("pg=x").is_err());
+        assert!(rss_kb(std::process::id()).is_some_and(|kb| kb > 0));
+    }
+}
