@@ -7,8 +7,9 @@
 #        bench/load.sh knee --rates 200,400,800,1000,1500
 #        bench/load.sh idle --connections 10000 --hold 30
 #
-# Starts PostgreSQL, Redis and the DynamoDB emulator if needed (local/services.sh, which writes
-# .local-state/env), builds chat-local and chat-bench with the `tools` profile, raises the open
+# Starts PostgreSQL, Redis and moto if needed (local/services.sh, which writes .local-state/env)
+# and dynalite, the fast DynamoDB emulator (local/dynalite.sh; BENCH_EMULATOR=moto keeps moto),
+# builds chat-local and chat-bench with the `tools` profile, raises the open
 # file limit (every connection is a descriptor, on both sides), starts `chat-local serve` on
 # free ports with every rate limit raised out of reach, runs chat-bench against it with
 # --server-pid (its VmRSS and CPU) and --watch-pid for PostgreSQL, Redis and the emulator, and
@@ -29,6 +30,12 @@ fi
 "$ROOT/local/services.sh" >/dev/null
 # shellcheck source=/dev/null
 . "$ROOT/.local-state/env"
+if [[ "${BENCH_EMULATOR:-dynalite}" == dynalite ]]; then
+  # moto answers a DynamoDB call in 2-7 ms, dynalite in about 1 ms: the load runs measure us, not
+  # the emulator (docs/benchmarks.md).
+  export "$("$ROOT/local/dynalite.sh" | tail -n 1)"
+fi
+log "DynamoDB emulator: $AWS_ENDPOINT_URL"
 cd "$ROOT"
 log "building chat-local and chat-bench (tools profile)"
 cargo build --quiet --profile tools -p chat-local -p chat-bench --bin chat-local --bin chat-bench
@@ -75,9 +82,9 @@ if command -v pgrep >/dev/null 2>&1; then
   redis_pid="$(pgrep -o -x redis-server || true)"
   [[ -n "$redis_pid" ]] && WATCH+=(--watch-pid "redis=$redis_pid")
 fi
-if [[ -f .local-state/moto.pid ]] && kill -0 "$(cat .local-state/moto.pid)" 2>/dev/null; then
-  WATCH+=(--watch-pid "dynamodb-emulator=$(cat .local-state/moto.pid)")
-fi
+emulator_port="${AWS_ENDPOINT_URL##*:}"
+emulator_pid="$(ss -Hltnp "sport = :${emulator_port%%/*}" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1)"
+[[ -n "$emulator_pid" ]] && WATCH+=(--watch-pid "dynamodb-emulator=$emulator_pid")
 
 set +e
 target/tools/chat-bench "$@" --ws-url "$WS_URL" --http-url "$HTTP_URL" --server-pid "$SERVER_PID" "${WATCH[@]}"

@@ -457,6 +457,25 @@ async fn write(
     }
 }
 
+/// The last stretch before a send is spun rather than slept: `nanosleep` wakes 50-100 µs late.
+const SPIN: Duration = Duration::from_micros(100);
+
+/// Blocks the thread until `at`, to within a few microseconds.
+fn sleep_until(at: Instant) {
+    loop {
+        let now = Instant::now();
+        if now >= at {
+            return;
+        }
+        let left = at - now;
+        if left > SPIN {
+            std::thread::sleep(left - SPIN);
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
 /// Installs `ledger`, sends `frame(i)` at `scheduled[i]`, drains, and takes the ledger back.
 async fn run_phase(
     shared: &Shared,
@@ -474,29 +493,34 @@ async fn run_phase(
     let mut dispatch = Recorder::new();
     let mut refreshed = Instant::now();
     let (mut first_sent, mut last_sent) = (None, None);
-    for (i, &at) in scheduled.iter().enumerate() {
-        tokio::time::sleep_until(at.into()).await;
-        let (connection, tag, text) = frame(i);
-        let now = Instant::now();
-        dispatch.record(at.saturating_duration_since(scheduled[0]).as_secs_f64(), now - at);
-        first_sent.get_or_insert(now);
-        last_sent = Some(now);
-        shared.ledger().on_sent(tag, at);
-        let handed = writers
-            .get(connection as usize)
-            .and_then(Option::as_ref)
-            .is_some_and(|w| w.send(Outgoing::Frame { tag, text }).is_ok());
-        if !handed {
-            shared.ledger().on_send_failed(tag);
+    // The schedule runs on this thread, off the runtime's workers (which keep running the
+    // connections): tokio's timer has millisecond ticks, which would make every send up to a
+    // millisecond late and count that against the server.
+    tokio::task::block_in_place(|| {
+        for (i, &at) in scheduled.iter().enumerate() {
+            sleep_until(at);
+            let (connection, tag, text) = frame(i);
+            let now = Instant::now();
+            dispatch.record(at.saturating_duration_since(scheduled[0]).as_secs_f64(), now - at);
+            first_sent.get_or_insert(now);
+            last_sent = Some(now);
+            shared.ledger().on_sent(tag, at);
+            let handed = writers
+                .get(connection as usize)
+                .and_then(Option::as_ref)
+                .is_some_and(|w| w.send(Outgoing::Frame { tag, text }).is_ok());
+            if !handed {
+                shared.ledger().on_send_failed(tag);
+            }
+            bar.inc(1);
+            if refreshed.elapsed() >= PROGRESS_EVERY {
+                refreshed = Instant::now();
+                let (sent, errors) = shared.ledger().progress();
+                let rate = sent as f64 / (now - scheduled[0]).as_secs_f64().max(1e-3);
+                bar.set_message(format!("{rate:.0}/s, {errors} errors"));
+            }
         }
-        bar.inc(1);
-        if refreshed.elapsed() >= PROGRESS_EVERY {
-            refreshed = Instant::now();
-            let (sent, errors) = shared.ledger().progress();
-            let rate = sent as f64 / (now - scheduled[0]).as_secs_f64().max(1e-3);
-            bar.set_message(format!("{rate:.0}/s, {errors} errors"));
-        }
-    }
+    });
     let mut seen = shared.ledger().events();
     let mut quiet_since = Instant::now();
     loop {
