@@ -29,43 +29,85 @@ pub struct FanoutReport {
     pub failed: usize,
 }
 
+/// A user's connections as the registry answered.
+pub type Lookup = Result<Vec<ConnectionId>, crate::ports::PortError>;
+
+/// How the fan-out to one user went.
+#[derive(Debug, Default)]
+struct UserOutcome {
+    delivered: usize,
+    gone: usize,
+    failed: usize,
+}
+
 impl Fanout<'_> {
     /// Pushes `payload` to every connection of each target user, except `skip` (the sender's own
-    /// connection). Look-ups run concurrently, then all pushes run concurrently. Failures are
-    /// logged and counted, never returned: the message is already stored and reachable by sync.
+    /// connection). Failures are logged and counted, never returned: the message is already
+    /// stored and reachable by sync.
     pub async fn push(&self, targets: &[UserId], skip: Option<&ConnectionId>, payload: &[u8]) -> FanoutReport {
-        let lookups = join_all(targets.iter().map(|u| self.registry.connections_of(*u))).await;
-        let mut report = FanoutReport { delivered: vec![0; targets.len()], ..FanoutReport::default() };
-        let mut pushes = Vec::new();
-        for (index, lookup) in lookups.into_iter().enumerate() {
-            match lookup {
-                Ok(connections) => {
-                    pushes.extend(connections.into_iter().filter(|c| Some(c) != skip).map(|c| (index, c)))
-                }
-                Err(error) => {
-                    report.failed += 1;
-                    tracing::warn!(user = %targets[index], %error, "connection look-up failed; delivery falls back to sync");
-                }
-            }
+        self.push_looked_up(targets, targets.iter().map(|_| None).collect(), skip, payload).await
+    }
+
+    /// As [`Fanout::push`], with the connections of some targets already looked up (`Some`, in
+    /// the order of `targets`; a caller starts a look-up early to overlap it with other work).
+    ///
+    /// Each target is its own pipeline (look-up, then its pushes), all running concurrently: the
+    /// recipient's push never waits for the look-up of the sender's other devices.
+    pub async fn push_looked_up(
+        &self,
+        targets: &[UserId],
+        known: Vec<Option<Lookup>>,
+        skip: Option<&ConnectionId>,
+        payload: &[u8],
+    ) -> FanoutReport {
+        let outcomes =
+            join_all(targets.iter().zip(known).map(|(user, known)| self.push_user(*user, known, skip, payload))).await;
+        let mut report = FanoutReport::default();
+        for outcome in outcomes {
+            report.delivered.push(outcome.delivered);
+            report.gone += outcome.gone;
+            report.failed += outcome.failed;
         }
-        let results = join_all(pushes.iter().map(|(_, c)| self.notifier.push(c, payload))).await;
+        report
+    }
+
+    async fn push_user(
+        &self,
+        user: UserId,
+        known: Option<Lookup>,
+        skip: Option<&ConnectionId>,
+        payload: &[u8],
+    ) -> UserOutcome {
+        let lookup = match known {
+            Some(lookup) => lookup,
+            None => self.registry.connections_of(user).await,
+        };
+        let connections = match lookup {
+            Ok(connections) => connections.into_iter().filter(|c| Some(c) != skip).collect::<Vec<_>>(),
+            Err(error) => {
+                tracing::warn!(%user, %error, "connection look-up failed; delivery falls back to sync");
+                return UserOutcome { failed: 1, ..UserOutcome::default() };
+            }
+        };
+        let results = join_all(connections.iter().map(|c| self.notifier.push(c, payload))).await;
+        let mut outcome = UserOutcome::default();
         let mut gone = Vec::new();
-        for ((index, connection), result) in pushes.iter().zip(results) {
+        for (connection, result) in connections.iter().zip(results) {
             match result {
-                Ok(()) => report.delivered[*index] += 1,
+                Ok(()) => outcome.delivered += 1,
                 Err(PushError::Gone) => gone.push(connection),
                 Err(PushError::Failed(error)) => {
-                    report.failed += 1;
+                    outcome.failed += 1;
                     tracing::warn!(%connection, %error, "push failed; delivery falls back to sync");
                 }
             }
         }
-        report.gone = gone.len();
+        outcome.gone = gone.len();
         for (connection, removed) in gone.iter().zip(join_all(gone.iter().map(|c| self.registry.remove(c))).await) {
             if let Err(error) = removed {
                 tracing::warn!(%connection, %error, "could not remove a gone connection; its TTL will");
             }
         }
-        report
+        outcome
     }
 }

@@ -247,6 +247,7 @@ pub struct WsSendMessage {
     limiter: Arc<dyn RateLimiter>,
     on_limiter_failure: OnLimiterFailure,
     typing: Arc<dyn TypingTracker>,
+    participants: Arc<app::KnownParticipants>,
 }
 
 impl WsSendMessage {
@@ -260,6 +261,7 @@ impl WsSendMessage {
             limiter: Arc::new(s.rate_limiter()),
             on_limiter_failure: s.config.rate_limits.on_failure,
             typing: Arc::new(s.typing_tracker()),
+            participants: Arc::default(),
         })
     }
 }
@@ -282,6 +284,7 @@ impl Handler for WsSendMessage {
             limiter: &*self.limiter,
             on_limiter_failure: self.on_limiter_failure,
             typing: &*self.typing,
+            participants: &self.participants,
         };
         let sent = match SendMessage::try_from(frame) {
             Ok(command) => app::send_message(deps, identity.user_id, connection.as_ref(), command).await,
