@@ -441,9 +441,14 @@ impl MessageStore for PgStore {
     async fn mark_delivered(&self, id: MessageId, at: DateTime<Utc>) -> Result<Message, PortError> {
         self.bounded(async move {
         let client = self.client().await?;
+        // The only write of a send whose commit does not wait for the WAL flush
+        // (`synchronous_commit` off for this statement's transaction alone): a database crash in
+        // the next few hundred milliseconds can only turn the message back to `sent`, and sync
+        // then delivers it again (clients de-duplicate by id). The message itself was committed
+        // durably before it was pushed.
         let sql = format!(
             "UPDATE messages m SET status = 'delivered', delivered_at = $2 \
-               FROM conversations c \
+               FROM conversations c, (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed \
               WHERE m.id = $1 AND m.status = 'sent' AND c.id = m.conversation_id \
              RETURNING {MESSAGE_COLUMNS}"
         );
