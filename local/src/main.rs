@@ -79,6 +79,11 @@ struct TokenArgs {
     json: bool,
 }
 
+/// Under load the AWS SDK clients allocate a great deal per call; glibc's malloc spent a sixth of
+/// chat-local's CPU on it (docs/benchmarks.md, "Load").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
