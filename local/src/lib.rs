@@ -330,11 +330,23 @@ async fn bind(options: &Options) -> Result<(TcpListener, TcpListener), BoxError>
     if !stage_ok {
         return Err(format!("stage {:?} must be letters, digits, '-' or '_'", options.stage).into());
     }
-    let ws =
-        TcpListener::bind(options.ws_addr).await.map_err(|e| format!("WebSocket API on {}: {e}", options.ws_addr))?;
-    let http =
-        TcpListener::bind(options.http_addr).await.map_err(|e| format!("HTTP API on {}: {e}", options.http_addr))?;
+    let ws = listen(options.ws_addr).map_err(|e| format!("WebSocket API on {}: {e}", options.ws_addr))?;
+    let http = listen(options.http_addr).map_err(|e| format!("HTTP API on {}: {e}", options.http_addr))?;
     Ok((ws, http))
+}
+
+/// Connections the kernel queues for `accept` on each listener. `TcpListener::bind` asks for
+/// 128: hundreds of clients connecting at once (a fleet reconnecting, `chat-bench idle`)
+/// overflowed it, and each dropped SYN cost its client a one-second retransmit.
+const ACCEPT_BACKLOG: u32 = 4096;
+
+/// Binds `addr` with [`ACCEPT_BACKLOG`] (the kernel caps it at `net.core.somaxconn`).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    // As TcpListener::bind does: a restarted chat-local can bind a port in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
 }
 
 fn spawn_server(
