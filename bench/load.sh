@@ -9,20 +9,20 @@
 #
 # Starts PostgreSQL, Redis and moto if needed (local/services.sh, which writes .local-state/env)
 # and dynalite, the fast DynamoDB emulator (local/dynalite.sh; BENCH_EMULATOR=moto keeps moto),
-# builds chat-local and chat-bench with the `tools` profile, raises the open
-# file limit (every connection is a descriptor, on both sides), starts `chat-local serve` on
-# free ports with every rate limit raised out of reach, runs chat-bench against it with
-# --server-pid (its VmRSS and CPU) and --watch-pid for PostgreSQL, Redis and the emulator, and
-# stops chat-local afterwards. chat-bench's exit code is the script's: 1 when a target is
-# missed, 2 on errors. Set CHAT_LOCAL_LOG=debug (RUST_LOG of chat-local; default warn) to see
-# its logs in target/chat-bench/chat-local.log.
+# builds chat-local and chat-bench with the `tools` profile, raises the open file limit (every
+# connection is a descriptor, on both sides), starts `chat-local serve` on free ports with every
+# rate limit raised out of reach and 8 pooled PostgreSQL connections, runs chat-bench against it
+# with --server-pid (its VmRSS and CPU) and --watch-pid for PostgreSQL, Redis and the emulator,
+# and stops chat-local afterwards. chat-bench's exit code is the script's: 1 when a target is
+# missed, 2 on errors. CHAT_LOCAL_LOG (chat-local's RUST_LOG, default warn) sets what goes to
+# target/chat-bench/chat-local.log; `warn,chat_shared::app::send_message=debug` times each send.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 log() { printf '==> load.sh: %s\n' "$*" >&2; }
 
 if [[ $# -eq 0 || "$1" == -* ]]; then
-  sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   [[ $# -gt 0 ]] && exec "$ROOT/target/tools/chat-bench" "$@"
   exit 2
 fi
@@ -51,6 +51,9 @@ export RATE_LIMIT_MESSAGES_PER_MINUTE=1000000000
 export RATE_LIMIT_TYPING_PER_MINUTE=1000000000
 export RATE_LIMIT_CONNECTS_PER_MINUTE=1000000000
 export RATE_LIMIT_REST_PER_MINUTE=1000000000
+# chat-local stands for many Lambda containers, each with its own connection; with the default
+# 4 pooled connections, marking messages delivered queued for the pool at 1,000 msg/s.
+export DATABASE_POOL_SIZE="${DATABASE_POOL_SIZE:-8}"
 RUST_LOG="${CHAT_LOCAL_LOG:-warn}" target/tools/chat-local serve --ws-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 \
   >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
