@@ -18,12 +18,15 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use crate::events::WsConnection;
 
 /// Something for a connection's writer task to do.
+///
+/// Both payloads are boxed: the channel allocates its first block of 32 slots when the
+/// connection opens, and a 16-byte slot instead of a 48-byte one saves an idle connection 1 kB.
 #[derive(Debug)]
 pub(crate) enum Outbound {
     /// Send this frame.
-    Frame(Message),
+    Frame(Box<Message>),
     /// Send this close frame (if any), close the socket and stop.
-    Close(Option<CloseFrame>),
+    Close(Option<Box<CloseFrame>>),
 }
 
 /// Why a connection ended: `disconnectStatusCode` and `disconnectReason` of `$disconnect`.

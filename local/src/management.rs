@@ -56,7 +56,7 @@ async fn post_to_connection(State(gateway): State<Arc<Gateway>>, Path(id): Path<
         Ok(text) => FrameBody::Text(text),
         Err(e) => FrameBody::Binary(e.into_bytes()),
     };
-    match outbound.send_timeout(Outbound::Frame(frame_message(frame)), QUEUE_WAIT).await {
+    match outbound.send_timeout(Outbound::Frame(Box::new(frame_message(frame))), QUEUE_WAIT).await {
         Ok(()) => {
             state.touch();
             StatusCode::OK.into_response()

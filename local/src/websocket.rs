@@ -112,6 +112,9 @@ async fn handshake(
         return message_response(status, status.canonical_reason().unwrap_or("Rejected"));
     }
 
+    // Only the authorizer and `$connect` see the query string (the token among it); the
+    // connection keeps the rest for its events and `$disconnect`.
+    let connection = events::WsConnection { query: Vec::new(), ..connection };
     // Open for pushes from here on: frames queue until the upgrade completes.
     let state = Arc::new(ConnectionState::new(connection, authorization.context));
     let (outbound, queued) = mpsc::channel(OUTBOUND_QUEUE);
@@ -203,7 +206,7 @@ async fn run(
     // From here the management API answers 410 for this connection.
     gateway.connections.remove(state.id());
     let frame = server_closes.then(|| CloseFrame { code: reason.code, reason: reason.reason.as_str().into() });
-    if outbound.try_send(Outbound::Close(frame)).is_err() {
+    if outbound.try_send(Outbound::Close(frame.map(Box::new))).is_err() {
         writer.abort();
     }
     drop(outbound);
@@ -243,13 +246,13 @@ async fn write(mut sink: SplitSink<WebSocket, Message>, mut queued: mpsc::Receiv
     while let Some(item) = queued.recv().await {
         match item {
             Outbound::Frame(message) => {
-                if sink.send(message).await.is_err() {
+                if sink.send(*message).await.is_err() {
                     return;
                 }
             }
             Outbound::Close(frame) => {
                 if let Some(frame) = frame {
-                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    let _ = sink.send(Message::Close(Some(*frame))).await;
                 }
                 let _ = sink.close().await;
                 return;
@@ -283,7 +286,7 @@ async fn handle_frame(
     };
     if let Some(reply) = reply {
         // The connection may have closed meanwhile; the reply is then dropped, as on AWS.
-        let _ = outbound.send(Outbound::Frame(frame_message(reply))).await;
+        let _ = outbound.send(Outbound::Frame(Box::new(frame_message(reply)))).await;
     }
 }
 
