@@ -35,10 +35,9 @@ use crate::{ids, management};
 const OUTBOUND_QUEUE: usize = 256;
 
 /// Bytes each connection reads into at a time. tungstenite's default, 128 KiB allocated when
-/// the socket opens, made an idle connection cost chat-local 139 kB of RSS (12 kB with this;
-/// docs/benchmarks.md, "Load"). Frames are mostly far smaller; for a larger one the buffer
-/// grows (up to the frame limit).
-const READ_BUFFER: usize = 1024;
+/// the socket opens, made an idle connection cost chat-local 139 kB of RSS (docs/benchmarks.md,
+/// "Load"). Most frames are smaller; for a larger one the buffer grows (up to the frame limit).
+const READ_BUFFER: usize = 512;
 
 /// How long a closing connection's writer gets to flush its last frames.
 const WRITER_GRACE: Duration = Duration::from_secs(1);
