@@ -11,6 +11,9 @@ use serde::Serialize;
 /// `USER_HZ`: the unit of the CPU times in `/proc/<pid>/stat` (100 on every Linux ABI).
 const TICKS_PER_SECOND: f64 = 100.0;
 
+/// The shortest window whose CPU share is reported (100 ticks).
+const MIN_CPU_WINDOW: Duration = Duration::from_secs(1);
+
 /// `VmRSS` of `pid`, in kB (`None` when the process is gone or not readable).
 pub fn rss_kb(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -101,8 +104,14 @@ impl CpuWatch {
     }
 
     /// Each process's CPU between two samples (processes unreadable at either are left out).
+    /// Nothing for a window shorter than [`MIN_CPU_WINDOW`]: CPU times come in 10 ms ticks, so
+    /// a window of milliseconds reads as 0 % or several hundred.
     pub fn usage(&self, before: &CpuSample, after: &CpuSample) -> Vec<CpuUsage> {
-        let wall = after.at.saturating_duration_since(before.at).max(Duration::from_millis(1)).as_secs_f64();
+        let elapsed = after.at.saturating_duration_since(before.at);
+        if elapsed < MIN_CPU_WINDOW {
+            return Vec::new();
+        }
+        let wall = elapsed.as_secs_f64();
         self.processes
             .iter()
             .zip(before.ticks.iter().zip(&after.ticks))
@@ -134,7 +143,9 @@ mod tests {
     #[test]
     fn this_process_is_always_watched() {
         let watch = CpuWatch::new(vec![parse_watched("moto=1").unwrap()]);
-        let (before, after) = (watch.sample(), watch.sample());
+        let (before, mut after) = (watch.sample(), watch.sample());
+        assert!(watch.usage(&before, &after).is_empty(), "a window of microseconds cannot be measured in ticks");
+        after.at = before.at + MIN_CPU_WINDOW;
         let usage = watch.usage(&before, &after);
         assert!(usage.iter().any(|u| u.name == "chat-bench" && u.pid == std::process::id()));
         assert!(parse_watched("moto").is_err());
