@@ -96,12 +96,21 @@ impl LambdaEnv<'_> {
 /// `utime + stime` (clock ticks) from the text of `/proc/<pid>/stat`. The command name (field
 /// 2) may hold spaces and parentheses, so fields are counted after the last `)`.
 pub fn stat_cpu_ticks(stat: &str) -> Option<u64> {
-    let rest = &stat[stat.rfind(')')? + 1..];
     // After the name: state is field 3, utime field 14, stime field 15.
-    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let fields = stat_fields_after_name(stat)?;
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(utime + stime)
+}
+
+/// The parent's pid (field 4) from the text of `/proc/<pid>/stat`.
+pub fn stat_ppid(stat: &str) -> Option<u32> {
+    stat_fields_after_name(stat)?.get(1)?.parse().ok()
+}
+
+/// The fields of `/proc/<pid>/stat` after the command name (from field 3, the state).
+fn stat_fields_after_name(stat: &str) -> Option<Vec<&str>> {
+    Some(stat[stat.rfind(')')? + 1..].split_whitespace().collect())
 }
 
 /// The CPU time of a process in clock ticks, every thread included (also threads that ended).

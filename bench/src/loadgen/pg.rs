@@ -3,7 +3,7 @@
 //! when asked, and then said so in the output).
 
 use serde::Serialize;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 use uuid::Uuid;
 
 use chat_shared::domain::MessageId;
@@ -11,10 +11,7 @@ use chat_shared::domain::MessageId;
 use crate::Error;
 
 async fn connect(url: &str) -> Result<Client, Error> {
-    let (client, connection) =
-        tokio_postgres::connect(url, NoTls).await.map_err(|e| format!("PostgreSQL ({}): {e}", redacted(url)))?;
-    tokio::spawn(connection);
-    Ok(client)
+    crate::load::connect(url).await.map_err(|e| format!("PostgreSQL ({}): {e}", redacted(url)).into())
 }
 
 /// `url` without its password.

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::coldstart::process::{stat_cpu_ticks, stat_ppid};
+
 /// `USER_HZ`: the unit of the CPU times in `/proc/<pid>/stat` (100 on every Linux ABI).
 const TICKS_PER_SECOND: f64 = 100.0;
 
@@ -24,15 +26,9 @@ fn parse_rss_kb(status: &str) -> Option<u64> {
     status.lines().find_map(|line| line.strip_prefix("VmRSS:")?.trim().strip_suffix("kB")?.trim().parse().ok())
 }
 
-/// `(ppid, utime + stime)` of a `/proc/<pid>/stat` line (the command may contain spaces and
-/// parentheses, so fields are counted from the last `)`).
+/// `(ppid, utime + stime)` of a `/proc/<pid>/stat` line.
 fn parse_stat(stat: &str) -> Option<(u32, u64)> {
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    // After the command: state(0) ppid(1) ... utime(11) stime(12).
-    let ppid = fields.get(1)?.parse().ok()?;
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((ppid, utime + stime))
+    Some((stat_ppid(stat)?, stat_cpu_ticks(stat)?))
 }
 
 /// CPU ticks used so far by `pid` and its direct children that are still alive.
