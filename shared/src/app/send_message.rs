@@ -1,5 +1,7 @@
 //! `message:send`: store, push, mark delivered, ack.
 
+use futures_util::future::OptionFuture;
+
 use crate::config::OnLimiterFailure;
 use crate::domain::{
     ClientMessageId, ConnectionId, ConversationId, Message, MessageContent, MessageId, MessageStatus, UserId,
@@ -85,13 +87,9 @@ pub async fn send_message(
     // conversation. A look-up is wasted only when the append refuses; nothing is pushed before
     // it succeeds.
     let early_recipient = deps.participants.other(command.conversation_id, sender);
+    let recipient_lookup = OptionFuture::from(early_recipient.map(|r| fanout.registry.connections_of(r)));
     let (appended, sender_connections, recipient_connections) =
-        tokio::join!(messages.append_message(new), fanout.registry.connections_of(sender), async {
-            match early_recipient {
-                Some(recipient) => Some(fanout.registry.connections_of(recipient).await),
-                None => None,
-            }
-        },);
+        tokio::join!(messages.append_message(new), fanout.registry.connections_of(sender), recipient_lookup);
     let message = match appended? {
         AppendOutcome::Stored(m) => m,
         AppendOutcome::Duplicate(m) if m.status != MessageStatus::Sent => return Ok(m),
