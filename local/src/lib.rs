@@ -214,7 +214,7 @@ impl LocalGateway {
         options: Options,
         limits: Limits,
     ) -> Result<LocalGateway, BoxError> {
-        let (ws, http) = bind(&options).await?;
+        let (ws, http) = bind(&options)?;
         if config.management_endpoint.is_none() {
             config.management_endpoint = Some(management_url(ws.local_addr()?, &options.stage));
         }
@@ -239,7 +239,7 @@ impl LocalGateway {
         invoker: Arc<dyn Invoker>,
         region: &str,
     ) -> Result<LocalGateway, BoxError> {
-        let (ws, http) = bind(&options).await?;
+        let (ws, http) = bind(&options)?;
         Self::serve(ws, http, options, limits, invoker, region.to_owned(), None)
     }
 
@@ -324,7 +324,7 @@ impl Drop for LocalGateway {
 }
 
 /// Checks the stage and binds both listeners.
-async fn bind(options: &Options) -> Result<(TcpListener, TcpListener), BoxError> {
+fn bind(options: &Options) -> Result<(TcpListener, TcpListener), BoxError> {
     let stage_ok =
         !options.stage.is_empty() && options.stage.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !stage_ok {
@@ -394,6 +394,22 @@ fn management_url(ws_addr: SocketAddr, stage: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn both_listeners_bind_free_ports_and_a_port_in_use_is_named() {
+        let free = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let options = Options { ws_addr: free, http_addr: free, ..Options::default() };
+        let (ws, http) = bind(&options).expect("free ports bind");
+        let ws_addr = ws.local_addr().unwrap();
+        assert_ne!(ws_addr.port(), 0);
+        assert_ne!(ws_addr, http.local_addr().unwrap());
+        let client = tokio::net::TcpStream::connect(ws_addr).await.expect("the listener accepts");
+        drop(client);
+
+        let taken = Options { ws_addr, ..options };
+        let error = bind(&taken).expect_err("the WebSocket port is in use").to_string();
+        assert!(error.starts_with(&format!("WebSocket API on {ws_addr}:")), "{error}");
+    }
 
     #[test]
     fn default_options_match_the_documented_ports_and_a_valid_api_id() {
