@@ -16,13 +16,14 @@
 # and stops chat-local afterwards. chat-bench's exit code is the script's: 1 when a target is
 # missed, 2 on errors. CHAT_LOCAL_LOG (chat-local's RUST_LOG, default warn) sets what goes to
 # target/chat-bench/chat-local.log; `warn,chat_shared::app::send_message=debug` times each send.
+# BENCH_ALLOCATOR=system builds chat-local with the system allocator instead of mimalloc.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 log() { printf '==> load.sh: %s\n' "$*" >&2; }
 
 if [[ $# -eq 0 || "$1" == -* ]]; then
-  sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   [[ $# -gt 0 ]] && exec "$ROOT/target/tools/chat-bench" "$@"
   exit 2
 fi
@@ -38,7 +39,12 @@ fi
 log "DynamoDB emulator: $AWS_ENDPOINT_URL"
 cd "$ROOT"
 log "building chat-local and chat-bench (tools profile)"
-cargo build --quiet --profile tools -p chat-local -p chat-bench --bin chat-local --bin chat-bench
+cargo build --quiet --profile tools -p chat-bench --bin chat-bench
+# BENCH_ALLOCATOR=system: chat-local with the system allocator instead of mimalloc (built on its
+# own, so that chat-bench's use of the library does not turn the default feature back on).
+LOCAL_FEATURES=()
+[[ "${BENCH_ALLOCATOR:-mimalloc}" == system ]] && LOCAL_FEATURES=(--no-default-features)
+cargo build --quiet --profile tools -p chat-local --bin chat-local "${LOCAL_FEATURES[@]}"
 
 # 10,000 connections need 10,000 descriptors in each process; raise the soft limit as far as allowed.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"

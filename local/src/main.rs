@@ -80,7 +80,8 @@ struct TokenArgs {
 }
 
 /// Under load the AWS SDK clients allocate a great deal per call; glibc's malloc spent a sixth of
-/// chat-local's CPU on it (docs/benchmarks.md, "Load").
+/// chat-local's CPU on it (docs/benchmarks.md, "Load"). Off with `--no-default-features`.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
