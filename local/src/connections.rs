@@ -1,33 +1,23 @@
 //! The open WebSocket connections: what the socket tasks and the management API share.
 //!
-//! Each connection has one writer task fed by an mpsc channel ([`Outbound`]), so acks and
-//! pushes are written whole and in the order they were queued, and one close signal (a
-//! oneshot), fired at most once: by the management API's `DELETE`, by shutdown, or never (the
-//! client went away). Removing a connection from the table is what makes the management API
-//! answer 410 for it.
+//! Each connection has one task, the only one that reads or writes its socket, and one
+//! [`Outbox`]: the frames queued for it (acks and pushes, written whole and in the order they
+//! were queued) and a close request, made at most once: by the management API's `DELETE`, by
+//! shutdown, or never (the client went away). Removing a connection from the table is what
+//! makes the management API answer 410 for it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message};
+use axum::extract::ws::Message;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, Semaphore};
 
 use crate::events::WsConnection;
-
-/// Something for a connection's writer task to do.
-///
-/// Both payloads are boxed: the channel allocates its first block of 32 slots when the
-/// connection opens, and a 16-byte slot instead of a 48-byte one saves an idle connection 1 kB.
-#[derive(Debug)]
-pub(crate) enum Outbound {
-    /// Send this frame.
-    Frame(Box<Message>),
-    /// Send this close frame (if any), close the socket and stop.
-    Close(Option<Box<CloseFrame>>),
-}
 
 /// Why a connection ended: `disconnectStatusCode` and `disconnectReason` of `$disconnect`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,24 +43,41 @@ impl CloseReason {
 }
 
 /// What is known about one connection for its whole life.
+///
+/// Kept small: an idle connection costs chat-local its task, its socket and this record
+/// (docs/benchmarks.md, "Load"). The authorizer's context is kept as JSON text, one allocation
+/// instead of a map of strings, and read back for each event.
 #[derive(Debug)]
 pub(crate) struct ConnectionState {
     /// What every event of this connection shares.
     pub event: WsConnection,
-    /// `requestContext.authorizer` of every event (the authorizer's context).
-    pub authorizer: Map<String, Value>,
+    /// `requestContext.authorizer` of every event (the authorizer's context), a JSON object.
+    authorizer: Box<str>,
     /// Last inbound or outbound frame, epoch milliseconds.
     last_active_ms: AtomicI64,
+    /// What the connection's task is to write, and whether to close.
+    pub outbox: Outbox,
 }
 
 impl ConnectionState {
-    pub fn new(event: WsConnection, authorizer: Map<String, Value>) -> Self {
+    pub fn new(event: WsConnection, authorizer: &Map<String, Value>, outbox_capacity: usize) -> Self {
         let connected = event.connected_at.timestamp_millis();
-        Self { event, authorizer, last_active_ms: AtomicI64::new(connected) }
+        Self {
+            event,
+            authorizer: Value::Object(authorizer.clone()).to_string().into_boxed_str(),
+            last_active_ms: AtomicI64::new(connected),
+            outbox: Outbox::new(outbox_capacity),
+        }
     }
 
     pub fn id(&self) -> &str {
         &self.event.connection_id
+    }
+
+    /// The authorizer's context, for an event.
+    pub fn authorizer(&self) -> Map<String, Value> {
+        // Written by `new` from a map, so it reads back as one.
+        serde_json::from_str(&self.authorizer).unwrap_or_default()
     }
 
     /// Records activity now.
@@ -83,17 +90,144 @@ impl ConnectionState {
     }
 }
 
-/// One open connection, as the table holds it.
+/// Why a frame could not be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PushError {
+    /// The connection is closing or closed.
+    Closed,
+    /// The queue stayed full for the whole wait: the client is not reading.
+    Full,
+}
+
+/// What one connection's task is to do besides reading: frames to write, in order, and
+/// possibly a request to close.
+///
+/// Bounded: a frame waits for room when `capacity` frames are queued. Its queue allocates
+/// nothing until the first frame, and the whole outbox lives in the connection's record: an
+/// idle connection pays no channel (tokio's mpsc allocated 32 slots and its shared state up
+/// front, about 0.8 kB).
 #[derive(Debug)]
-pub(crate) struct OpenConnection {
-    pub state: Arc<ConnectionState>,
-    pub outbound: mpsc::Sender<Outbound>,
-    pub close: oneshot::Sender<CloseReason>,
+pub(crate) struct Outbox {
+    inner: Mutex<OutboxInner>,
+    /// Free places in the queue.
+    room: Semaphore,
+}
+
+#[derive(Debug, Default)]
+struct OutboxInner {
+    frames: VecDeque<Message>,
+    /// Set once; taken by the connection's task.
+    close: Option<CloseReason>,
+    /// No more frames are taken (the socket is closing).
+    sealed: bool,
+    /// The connection's task, waiting for a frame or a close request.
+    waker: Option<Waker>,
+}
+
+impl OutboxInner {
+    fn wait(&mut self, cx: &Context<'_>) {
+        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            self.waker = Some(cx.waker().clone());
+        }
+    }
+}
+
+/// What [`Outbox::poll_next`] found.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    Frame(Message),
+    Close(CloseReason),
+}
+
+impl Outbox {
+    pub fn new(capacity: usize) -> Self {
+        Self { inner: Mutex::default(), room: Semaphore::new(capacity) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, OutboxInner> {
+        // Every holder leaves the queue consistent: each operation is one push or pop.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues a frame, waiting for room at most `wait` (without limit when `None`).
+    pub async fn push(&self, frame: Message, wait: Option<Duration>) -> Result<(), PushError> {
+        let permit = match wait {
+            Some(wait) => tokio::time::timeout(wait, self.room.acquire()).await.map_err(|_| PushError::Full)?,
+            None => self.room.acquire().await,
+        };
+        // The semaphore is closed with the outbox.
+        permit.map_err(|_| PushError::Closed)?.forget();
+        let waker = {
+            let mut inner = self.lock();
+            if inner.sealed {
+                return Err(PushError::Closed);
+            }
+            inner.frames.push_back(frame);
+            inner.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Asks the connection's task to close with this reason. Only the first request counts.
+    pub fn request_close(&self, reason: CloseReason) {
+        let waker = {
+            let mut inner = self.lock();
+            if inner.close.is_some() || inner.sealed {
+                return;
+            }
+            inner.close = Some(reason);
+            inner.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Refuses frames from now on; the ones already queued can still be taken.
+    pub fn seal(&self) {
+        self.lock().sealed = true;
+        self.room.close();
+    }
+
+    /// The next thing to do: a close request first, then the oldest frame. `Ready(None)` when
+    /// the outbox is sealed and empty.
+    pub fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<Outgoing>> {
+        let mut inner = self.lock();
+        if let Some(reason) = inner.close.take() {
+            return Poll::Ready(Some(Outgoing::Close(reason)));
+        }
+        if let Some(frame) = inner.frames.pop_front() {
+            drop(inner);
+            self.room.add_permits(1);
+            return Poll::Ready(Some(Outgoing::Frame(frame)));
+        }
+        if inner.sealed {
+            return Poll::Ready(None);
+        }
+        inner.wait(cx);
+        Poll::Pending
+    }
+
+    /// A close request, if one was made; else the task is woken by the next request (or frame).
+    /// For a task that cannot take frames now (the socket is full) but must still close.
+    pub fn poll_close(&self, cx: &mut Context<'_>) -> Poll<CloseReason> {
+        let mut inner = self.lock();
+        match inner.close.take() {
+            Some(reason) => Poll::Ready(reason),
+            None => {
+                inner.wait(cx);
+                Poll::Pending
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default)]
 struct Table {
-    open: HashMap<String, OpenConnection>,
+    open: HashMap<String, Arc<ConnectionState>>,
     /// Set at shutdown: no connection may join any more.
     sealed: bool,
 }
@@ -110,19 +244,19 @@ impl ConnectionTable {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Adds a connection. Gives it back if the gateway is shutting down.
-    pub fn insert(&self, connection: OpenConnection) -> Result<(), OpenConnection> {
+    /// Adds a connection. `false` if the gateway is shutting down.
+    pub fn insert(&self, connection: Arc<ConnectionState>) -> bool {
         let mut table = self.lock();
         if table.sealed {
-            return Err(connection);
+            return false;
         }
-        table.open.insert(connection.state.id().to_owned(), connection);
-        Ok(())
+        table.open.insert(connection.id().to_owned(), connection);
+        true
     }
 
-    /// The connection's state and writer channel, if it is open.
-    pub fn get(&self, id: &str) -> Option<(Arc<ConnectionState>, mpsc::Sender<Outbound>)> {
-        self.lock().open.get(id).map(|c| (c.state.clone(), c.outbound.clone()))
+    /// The connection, if it is open.
+    pub fn get(&self, id: &str) -> Option<Arc<ConnectionState>> {
+        self.lock().open.get(id).cloned()
     }
 
     /// Forgets a connection (it is closing); later management calls answer 410.
@@ -130,13 +264,13 @@ impl ConnectionTable {
         self.lock().open.remove(id);
     }
 
-    /// Forgets a connection and tells its socket task to close it. `false` if it was not open.
+    /// Forgets a connection and asks its task to close it. `false` if it was not open.
     pub fn close(&self, id: &str, reason: CloseReason) -> bool {
         let Some(connection) = self.lock().open.remove(id) else {
             return false;
         };
-        // The socket task may have ended on its own meanwhile; then there is nothing to close.
-        let _ = connection.close.send(reason);
+        // The task may have ended on its own meanwhile; then there is nothing to close.
+        connection.outbox.request_close(reason);
         true
     }
 
@@ -148,7 +282,7 @@ impl ConnectionTable {
             std::mem::take(&mut table.open)
         };
         for (_, connection) in open {
-            let _ = connection.close.send(reason.clone());
+            connection.outbox.request_close(reason.clone());
         }
     }
 
@@ -200,9 +334,11 @@ impl Drop for Tracked {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn state(id: &str) -> Arc<ConnectionState> {
+        let mut authorizer = Map::new();
+        authorizer.insert("userId".into(), Value::from("u1"));
+        authorizer.insert("integrationLatency".into(), Value::from(3));
         Arc::new(ConnectionState::new(
             WsConnection {
                 connection_id: id.into(),
@@ -212,40 +348,73 @@ mod tests {
                 api_id: "a".into(),
                 source_ip: "127.0.0.1".into(),
                 user_agent: None,
-                headers: Vec::new(),
-                query: Vec::new(),
             },
-            Map::new(),
+            &authorizer,
+            2,
         ))
     }
 
-    fn open(id: &str) -> (OpenConnection, oneshot::Receiver<CloseReason>) {
-        let (outbound, _) = mpsc::channel(1);
-        let (close, closed) = oneshot::channel();
-        (OpenConnection { state: state(id), outbound, close }, closed)
+    fn next(outbox: &Outbox) -> Poll<Option<Outgoing>> {
+        outbox.poll_next(&mut Context::from_waker(Waker::noop()))
     }
 
     #[test]
-    fn closing_removes_the_connection_and_signals_its_task_once() {
+    fn the_authorizer_context_reads_back_in_order() {
+        let context = state("c1").authorizer();
+        assert_eq!(context.keys().collect::<Vec<_>>(), ["userId", "integrationLatency"]);
+        assert_eq!(context["integrationLatency"], 3);
+    }
+
+    #[test]
+    fn closing_removes_the_connection_and_asks_its_task_once() {
         let table = ConnectionTable::default();
-        let (connection, mut closed) = open("c1");
-        assert!(table.insert(connection).is_ok());
+        let connection = state("c1");
+        assert!(table.insert(connection.clone()));
         assert!(table.get("c1").is_some());
         assert!(table.close("c1", CloseReason::deleted()));
         assert!(table.get("c1").is_none());
         assert!(!table.close("c1", CloseReason::deleted()));
-        assert_eq!(closed.try_recv().ok(), Some(CloseReason::deleted()));
+        assert!(
+            matches!(next(&connection.outbox), Poll::Ready(Some(Outgoing::Close(r))) if r == CloseReason::deleted())
+        );
+        assert!(next(&connection.outbox).is_pending());
     }
 
     #[test]
     fn a_sealed_table_refuses_new_connections() {
         let table = ConnectionTable::default();
-        let (first, mut closed) = open("c1");
-        assert!(table.insert(first).is_ok());
+        let first = state("c1");
+        assert!(table.insert(first.clone()));
         table.close_all_and_seal(&CloseReason::going_away());
         assert_eq!(table.len(), 0);
-        assert_eq!(closed.try_recv().ok(), Some(CloseReason::going_away()));
-        assert!(table.insert(open("c2").0).is_err());
+        assert!(matches!(next(&first.outbox), Poll::Ready(Some(Outgoing::Close(r))) if r == CloseReason::going_away()));
+        assert!(!table.insert(state("c2")));
+    }
+
+    #[tokio::test]
+    async fn the_outbox_keeps_order_waits_for_room_and_refuses_once_sealed() {
+        let connection = state("c1");
+        let outbox = &connection.outbox;
+        assert!(next(outbox).is_pending());
+        outbox.push(Message::text("1"), None).await.expect("room");
+        outbox.push(Message::text("2"), None).await.expect("room");
+        // Full (capacity 2): a bounded wait gives up, an unbounded one waits for room.
+        let wait = Some(Duration::from_millis(20));
+        assert_eq!(outbox.push(Message::text("x"), wait).await, Err(PushError::Full));
+        let third = tokio::spawn({
+            let connection = connection.clone();
+            async move { connection.outbox.push(Message::text("3"), None).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!third.is_finished());
+        assert!(matches!(next(outbox), Poll::Ready(Some(Outgoing::Frame(m))) if m == Message::text("1")));
+        third.await.expect("no panic").expect("room made");
+        // Sealed: nothing more is taken, what is queued still comes out, then the end.
+        outbox.seal();
+        assert_eq!(outbox.push(Message::text("4"), None).await, Err(PushError::Closed));
+        assert!(matches!(next(outbox), Poll::Ready(Some(Outgoing::Frame(m))) if m == Message::text("2")));
+        assert!(matches!(next(outbox), Poll::Ready(Some(Outgoing::Frame(m))) if m == Message::text("3")));
+        assert!(matches!(next(outbox), Poll::Ready(None)));
     }
 
     #[tokio::test]

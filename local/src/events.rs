@@ -5,6 +5,8 @@
 //! follow payload format 2.0 (the request and the Lambda authorizer's event). Every event
 //! deserializes into its `aws_lambda_events` type, which the handlers use.
 
+use std::sync::Arc;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chat_shared::routes::{HttpRoute, WsRoute, ws_route, ws_route_exact};
@@ -103,13 +105,19 @@ pub struct WsConnection {
     pub connected_at: DateTime<Utc>,
     /// `host:port` the client connected to.
     pub domain_name: String,
-    pub stage: String,
-    pub api_id: String,
+    /// The gateway's, shared by all its connections.
+    pub stage: Arc<str>,
+    pub api_id: Arc<str>,
     pub source_ip: String,
     pub user_agent: Option<String>,
-    /// The handshake's headers (lower-cased names); `$connect` and `$disconnect` carry them.
+}
+
+/// What only the authorizer and `$connect` see of the handshake; the connection does not keep
+/// it (the query string holds the token).
+#[derive(Debug, Clone, Default)]
+pub struct Handshake {
+    /// Header names lower-cased, in arrival order.
     pub headers: Vec<(String, String)>,
-    /// The handshake's query parameters; `$connect` carries them.
     pub query: Vec<(String, String)>,
 }
 
@@ -166,14 +174,14 @@ fn ws_request_context(
         "extendedRequestId": request.request_id,
         "requestTime": request_time(request.at),
         "messageDirection": "IN",
-        "stage": connection.stage,
+        "stage": &*connection.stage,
         "connectedAt": connection.connected_at.timestamp_millis(),
         "requestTimeEpoch": request.at.timestamp_millis(),
         "identity": identity,
         "requestId": request.request_id,
         "domainName": connection.domain_name,
         "connectionId": connection.connection_id,
-        "apiId": connection.api_id,
+        "apiId": &*connection.api_id,
     });
     if let Some(message_id) = &request.message_id {
         context["messageId"] = json!(message_id);
@@ -192,7 +200,12 @@ fn insert_pairs(event: &mut Value, single: &str, multi: &str, pairs: &Pairs) {
 }
 
 /// The REQUEST authorizer event for a `$connect` (what the authorizer of a WebSocket API gets).
-pub fn ws_authorizer_event(connection: &WsConnection, request: &WsRequest<'_>, region: &str) -> Value {
+pub fn ws_authorizer_event(
+    connection: &WsConnection,
+    handshake: &Handshake,
+    request: &WsRequest<'_>,
+    region: &str,
+) -> Value {
     let mut event = json!({
         "type": "REQUEST",
         "methodArn": format!(
@@ -202,19 +215,24 @@ pub fn ws_authorizer_event(connection: &WsConnection, request: &WsRequest<'_>, r
         "stageVariables": {},
         "requestContext": ws_request_context(connection, request, None),
     });
-    insert_pairs(&mut event, "headers", "multiValueHeaders", &connection.headers);
-    insert_pairs(&mut event, "queryStringParameters", "multiValueQueryStringParameters", &connection.query);
+    insert_pairs(&mut event, "headers", "multiValueHeaders", &handshake.headers);
+    insert_pairs(&mut event, "queryStringParameters", "multiValueQueryStringParameters", &handshake.query);
     event
 }
 
 /// The `$connect` event, after the authorizer allowed the connection.
-pub fn ws_connect_event(connection: &WsConnection, request: &WsRequest<'_>, authorizer: &Map<String, Value>) -> Value {
+pub fn ws_connect_event(
+    connection: &WsConnection,
+    handshake: &Handshake,
+    request: &WsRequest<'_>,
+    authorizer: &Map<String, Value>,
+) -> Value {
     let mut event = json!({
         "requestContext": ws_request_context(connection, request, Some(authorizer)),
         "isBase64Encoded": false,
     });
-    insert_pairs(&mut event, "headers", "multiValueHeaders", &connection.headers);
-    insert_pairs(&mut event, "queryStringParameters", "multiValueQueryStringParameters", &connection.query);
+    insert_pairs(&mut event, "headers", "multiValueHeaders", &handshake.headers);
+    insert_pairs(&mut event, "queryStringParameters", "multiValueQueryStringParameters", &handshake.query);
     event
 }
 
@@ -236,7 +254,8 @@ pub fn ws_message_event(
     })
 }
 
-/// The `$disconnect` event, with the close code and reason.
+/// The `$disconnect` event, with the close code and reason. Its headers are the four API
+/// Gateway sends (`Host` and three empty ones), not the handshake's.
 pub fn ws_disconnect_event(
     connection: &WsConnection,
     request: &WsRequest<'_>,
@@ -247,9 +266,13 @@ pub fn ws_disconnect_event(
     let mut context = ws_request_context(connection, request, Some(authorizer));
     context["disconnectStatusCode"] = json!(status_code);
     context["disconnectReason"] = json!(reason);
-    let mut event = json!({ "requestContext": context, "isBase64Encoded": false });
-    insert_pairs(&mut event, "headers", "multiValueHeaders", &connection.headers);
-    event
+    let host = &connection.domain_name;
+    json!({
+        "headers": {"Host": host, "x-api-key": "", "X-Forwarded-For": "", "x-restapi": ""},
+        "multiValueHeaders": {"Host": [host], "x-api-key": [""], "X-Forwarded-For": [""], "x-restapi": [""]},
+        "requestContext": context,
+        "isBase64Encoded": false,
+    })
 }
 
 /// What a WebSocket authorizer's IAM policy decided.
@@ -456,6 +479,11 @@ mod tests {
             api_id: "chatlocal1".into(),
             source_ip: "127.0.0.1".into(),
             user_agent: Some("test-agent".into()),
+        }
+    }
+
+    fn handshake() -> Handshake {
+        Handshake {
             headers: vec![
                 ("host".into(), "127.0.0.1:3001".into()),
                 ("sec-websocket-version".into(), "13".into()),
@@ -521,7 +549,8 @@ mod tests {
     #[test]
     fn the_authorizer_event_carries_the_method_arn_and_the_token() {
         let c = connection();
-        let event = ws_authorizer_event(&c, &WsRequest::new("$connect", WsEventType::Connect, at()), "eu-west-1");
+        let request = WsRequest::new("$connect", WsEventType::Connect, at());
+        let event = ws_authorizer_event(&c, &handshake(), &request, "eu-west-1");
         assert_eq!(event["type"], "REQUEST");
         assert_eq!(event["methodArn"], "arn:aws:execute-api:eu-west-1:123456789012:chatlocal1/local/$connect");
         assert_eq!(event["queryStringParameters"]["token"], "t0k");
@@ -535,7 +564,8 @@ mod tests {
     #[test]
     fn a_connect_event_deserializes_with_the_authorizer_context() {
         let c = connection();
-        let event = ws_connect_event(&c, &WsRequest::new("$connect", WsEventType::Connect, at()), &authorizer());
+        let request = WsRequest::new("$connect", WsEventType::Connect, at());
+        let event = ws_connect_event(&c, &handshake(), &request, &authorizer());
         let parsed: ApiGatewayWebsocketProxyRequest = serde_json::from_value(event.clone()).expect("a CONNECT event");
         let ctx = &parsed.request_context;
         assert_eq!(ctx.event_type.as_deref(), Some("CONNECT"));
@@ -589,6 +619,12 @@ mod tests {
         let request = WsRequest::new("$disconnect", WsEventType::Disconnect, at());
         let event = ws_disconnect_event(&c, &request, &authorizer(), 1005, "Client-side close frame status not set");
         assert!(event.get("queryStringParameters").is_none());
+        // Not the handshake's headers: the four API Gateway sends with every `$disconnect`.
+        assert_eq!(
+            event["headers"],
+            json!({"Host": "127.0.0.1:3001", "x-api-key": "", "X-Forwarded-For": "", "x-restapi": ""})
+        );
+        assert_eq!(event["multiValueHeaders"]["Host"], json!(["127.0.0.1:3001"]));
         let parsed: ApiGatewayWebsocketProxyRequest = serde_json::from_value(event).expect("a DISCONNECT event");
         assert_eq!(parsed.request_context.event_type.as_deref(), Some("DISCONNECT"));
         assert_eq!(parsed.request_context.disconnect_status_code, Some(1005));

@@ -18,8 +18,8 @@ use crate::invoker::{InvokeFailure, Invoker, invoke_within};
 pub(crate) struct Gateway {
     pub invoker: Arc<dyn Invoker>,
     /// WebSocket API stage (`local`): the path prefix of the WebSocket and management URLs.
-    pub stage: String,
-    pub api_id: String,
+    pub stage: Arc<str>,
+    pub api_id: Arc<str>,
     /// AWS region named in ARNs.
     pub region: String,
     pub limits: Limits,

@@ -111,6 +111,9 @@ pub struct Limits {
     pub max_message_bytes: usize,
     /// Largest `PostToConnection` payload (128 KiB); larger is 413.
     pub max_post_bytes: usize,
+    /// How long a `PostToConnection` waits for room in the connection's queue (256 frames)
+    /// when the client is not reading (5 s); then it is 429 `LimitExceededException`.
+    pub post_queue_wait: Duration,
     /// Largest HTTP API request body (10 MiB); larger is 413.
     pub max_http_body_bytes: usize,
 }
@@ -125,6 +128,7 @@ impl Default for Limits {
             max_frame_bytes: 32 * 1024,
             max_message_bytes: 128 * 1024,
             max_post_bytes: 128 * 1024,
+            post_queue_wait: Duration::from_secs(5),
             max_http_body_bytes: 10 * 1024 * 1024,
         }
     }
@@ -258,8 +262,8 @@ impl LocalGateway {
         let web = Arc::new(web::WebClient::new(loopback_if_unspecified(ws_addr), &options.stage, dev_signer));
         let gateway = Arc::new(Gateway {
             invoker,
-            stage: options.stage,
-            api_id: options.api_id,
+            stage: options.stage.into(),
+            api_id: options.api_id.into(),
             region,
             limits,
             connections: ConnectionTable::default(),

@@ -8,7 +8,6 @@
 //! the AWS SDK would not report `GoneException`. SigV4 signatures are not checked.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
@@ -19,16 +18,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::SecondsFormat;
 use serde_json::json;
-use tokio::sync::mpsc::error::SendTimeoutError;
 
-use crate::connections::{CloseReason, Outbound};
+use crate::connections::{CloseReason, PushError};
 use crate::events::FrameBody;
 use crate::gateway::{Gateway, aws_error_response};
 use crate::websocket::frame_message;
-
-/// How long a `POST` waits for room in a connection's outbound queue (a client that does not
-/// read) before answering 429.
-const QUEUE_WAIT: Duration = Duration::from_secs(5);
 
 /// The management routes, with and without the stage prefix.
 pub(crate) fn routes(stage: &str) -> Router<Arc<Gateway>> {
@@ -49,20 +43,20 @@ async fn post_to_connection(State(gateway): State<Arc<Gateway>>, Path(id): Path<
             &format!("data must be at most {} bytes", gateway.limits.max_post_bytes),
         );
     }
-    let Some((state, outbound)) = gateway.connections.get(&id) else {
+    let Some(state) = gateway.connections.get(&id) else {
         return gone(&id);
     };
     let frame = match String::from_utf8(body.to_vec()) {
         Ok(text) => FrameBody::Text(text),
         Err(e) => FrameBody::Binary(e.into_bytes()),
     };
-    match outbound.send_timeout(Outbound::Frame(Box::new(frame_message(frame))), QUEUE_WAIT).await {
+    match state.outbox.push(frame_message(frame), Some(gateway.limits.post_queue_wait)).await {
         Ok(()) => {
             state.touch();
             StatusCode::OK.into_response()
         }
-        Err(SendTimeoutError::Closed(_)) => gone(&id),
-        Err(SendTimeoutError::Timeout(_)) => aws_error_response(
+        Err(PushError::Closed) => gone(&id),
+        Err(PushError::Full) => aws_error_response(
             StatusCode::TOO_MANY_REQUESTS,
             "LimitExceededException",
             "the connection is not reading its frames",
@@ -72,7 +66,7 @@ async fn post_to_connection(State(gateway): State<Arc<Gateway>>, Path(id): Path<
 
 /// `GET /@connections/{id}` (`GetConnection`).
 async fn get_connection(State(gateway): State<Arc<Gateway>>, Path(id): Path<String>) -> Response {
-    let Some((state, _)) = gateway.connections.get(&id) else {
+    let Some(state) = gateway.connections.get(&id) else {
         return gone(&id);
     };
     let mut identity = serde_json::Map::new();

@@ -5,11 +5,12 @@
 //!   then is the upgrade completed.
 //! - Each frame is routed on `$request.body.action` and handled in its own task (API Gateway
 //!   does not serialize a connection's invocations); two-way routes send the response's body
-//!   back. All writes go through the connection's writer task.
+//!   back. One task per connection reads its socket and writes what its outbox holds.
 //! - `$disconnect` is invoked exactly once per connection, however it ended.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -20,18 +21,16 @@ use axum::response::Response;
 use axum::routing::get;
 use chat_shared::routes::{Function, ws_route_exact};
 use chrono::Utc;
-use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, oneshot};
 
-use crate::connections::{CloseReason, ConnectionState, OpenConnection, Outbound, Tracked};
-use crate::events::{self, FrameBody, WsConnection, WsEventType, WsRequest};
+use crate::connections::{CloseReason, ConnectionState, Outgoing, Tracked};
+use crate::events::{self, FrameBody, Handshake, WsConnection, WsEventType, WsRequest};
 use crate::gateway::{Gateway, message_response};
 use crate::invoker::InvokeFailure;
 use crate::{ids, management};
 
-/// Frames queued for one connection's writer before senders wait.
+/// Frames queued for one connection before senders wait.
 const OUTBOUND_QUEUE: usize = 256;
 
 /// Bytes each connection reads into at a time. tungstenite's default, 128 KiB allocated when
@@ -39,7 +38,7 @@ const OUTBOUND_QUEUE: usize = 256;
 /// "Load"). Most frames are smaller; for a larger one the buffer grows (up to the frame limit).
 const READ_BUFFER: usize = 512;
 
-/// How long a closing connection's writer gets to flush its last frames.
+/// How long a closing connection gets to write its last frames.
 const WRITER_GRACE: Duration = Duration::from_secs(1);
 
 /// The router of the WebSocket port: the API itself and the management API.
@@ -84,14 +83,16 @@ async fn handshake(
         api_id: gateway.api_id.clone(),
         source_ip: peer.ip().to_string(),
         user_agent: text(header::USER_AGENT),
-        headers: header_pairs(&headers),
-        query,
     };
+    // Only the authorizer and `$connect` see the headers and the query string (the token among
+    // it); the connection does not keep them.
+    let handshake = Handshake { headers: header_pairs(&headers), query };
+    drop(headers);
 
     // The authorizer and $connect share the handshake's request id, as on AWS.
     let request = WsRequest::new("$connect", WsEventType::Connect, connection.connected_at);
     let started = Instant::now();
-    let authorizer_event = events::ws_authorizer_event(&connection, &request, &gateway.region);
+    let authorizer_event = events::ws_authorizer_event(&connection, &handshake, &request, &gateway.region);
     let Ok(policy) = gateway.invoke_ws(Function::Authorizer, authorizer_event).await else {
         return message_response(StatusCode::FORBIDDEN, "Forbidden");
     };
@@ -102,7 +103,8 @@ async fn handshake(
     }
 
     let route = ws_route_exact("$connect");
-    let connect_event = events::ws_connect_event(&connection, &request, &authorization.context);
+    let connect_event = events::ws_connect_event(&connection, &handshake, &request, &authorization.context);
+    drop(handshake);
     let status = match gateway.invoke_ws(route.function, connect_event).await {
         Ok(response) => connect_status(&response),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -111,16 +113,10 @@ async fn handshake(
         return message_response(status, status.canonical_reason().unwrap_or("Rejected"));
     }
 
-    // Only the authorizer and `$connect` see the query string (the token among it); the
-    // connection keeps the rest for its events and `$disconnect`.
-    let connection = events::WsConnection { query: Vec::new(), ..connection };
     // Open for pushes from here on: frames queue until the upgrade completes.
-    let state = Arc::new(ConnectionState::new(connection, authorization.context));
-    let (outbound, queued) = mpsc::channel(OUTBOUND_QUEUE);
-    let (close, closed) = oneshot::channel();
+    let state = Arc::new(ConnectionState::new(connection, &authorization.context, OUTBOUND_QUEUE));
     let tracked = Arc::new(gateway.tracker.track());
-    let open = OpenConnection { state: state.clone(), outbound: outbound.clone(), close };
-    if gateway.connections.insert(open).is_err() {
+    if !gateway.connections.insert(state.clone()) {
         // Shutting down: the connection was made ($connect ran), so it must be unmade.
         tokio::spawn(disconnect(gateway.clone(), state, CloseReason::going_away(), tracked));
         return message_response(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
@@ -137,9 +133,10 @@ async fn handshake(
             let (gateway, state, tracked) = failed;
             tracing::warn!(connection = %state.id(), %error, "upgrade failed after $connect");
             gateway.connections.remove(state.id());
+            state.outbox.seal();
             tokio::spawn(disconnect(gateway, state, CloseReason::new(1006, "Upgrade failed"), tracked));
         })
-        .on_upgrade(move |socket| run(gateway, state, socket, outbound, queued, closed, tracked))
+        .on_upgrade(move |socket| run(gateway, state, Socket::new(socket), tracked))
 }
 
 /// `$connect`'s answer: its `statusCode` (200 when it has none, as for a proxy integration
@@ -157,62 +154,196 @@ fn connect_status(response: &Value) -> StatusCode {
 }
 
 /// Serves one upgraded connection until it closes, then invokes `$disconnect`.
-async fn run(
+///
+/// One task does everything for the connection: it reads frames, writes what its outbox
+/// holds, and watches the clocks. A client that stops reading stalls only the writing: frames
+/// then wait in the outbox (and pushes for room in it) while reading goes on.
+// Not an `async fn`: its arguments would be moved into locals, and the future would hold the
+// socket twice (rust-lang/rust#62958): 1,080 bytes a connection instead of 632.
+#[allow(clippy::manual_async_fn, reason = "an async fn holds its arguments twice")]
+fn run(
     gateway: Arc<Gateway>,
     state: Arc<ConnectionState>,
-    socket: WebSocket,
-    outbound: mpsc::Sender<Outbound>,
-    queued: mpsc::Receiver<Outbound>,
-    mut closed: oneshot::Receiver<CloseReason>,
+    mut socket: Socket,
+    tracked: Arc<Tracked>,
+) -> impl Future<Output = ()> + Send {
+    async move {
+        let limits = &gateway.limits;
+        // Both clocks start when the socket opens, not when the handshake began: a slow authorizer
+        // or `$connect` does not eat into the client's idle allowance.
+        state.touch();
+        let ends_at = tokio::time::Instant::now() + limits.max_connection_duration;
+
+        // (why it ended, whether the gateway closes it and so sends the close frame)
+        let (reason, server_closes) = loop {
+            let wake_at = idle_deadline(&state, limits.idle_timeout).min(ends_at);
+            tokio::select! {
+                () = tokio::time::sleep_until(wake_at) => {
+                    let idle_for = Utc::now() - state.last_active();
+                    if tokio::time::Instant::now() >= ends_at
+                        || idle_for >= chrono::TimeDelta::from_std(limits.idle_timeout).unwrap_or_default()
+                    {
+                        break (CloseReason::going_away(), true);
+                    }
+                }
+                event = std::future::poll_fn(|cx| socket.poll_event(cx, &state)) => match event {
+                    Event::CloseRequested(reason) => break (reason, true),
+                    Event::Read(Ok(Message::Text(text))) => {
+                        state.touch();
+                        tokio::spawn(handle_frame(gateway.clone(), state.clone(), FrameBody::Text(text.to_string())));
+                    }
+                    Event::Read(Ok(Message::Binary(bytes))) => {
+                        state.touch();
+                        tokio::spawn(handle_frame(gateway.clone(), state.clone(), FrameBody::Binary(bytes.to_vec())));
+                    }
+                    Event::Read(Ok(Message::Ping(_) | Message::Pong(_))) => state.touch(),
+                    Event::Read(Ok(Message::Close(frame))) => break (client_close_reason(frame), false),
+                    Event::Read(Err(error)) => break (stream_error_reason(&error), true),
+                    Event::Ended => break (CloseReason::new(1006, "Connection closed abnormally"), false),
+                },
+            }
+        };
+
+        // Boxed: the closing runs once, and as part of this future it would make every open
+        // connection's task carry its state (docs/benchmarks.md, "Load").
+        Box::pin(close(gateway, state, socket, reason, server_closes, tracked)).await;
+    }
+}
+
+/// Closes a connection whose task has ended, then invokes `$disconnect`.
+async fn close(
+    gateway: Arc<Gateway>,
+    state: Arc<ConnectionState>,
+    mut socket: Socket,
+    reason: CloseReason,
+    server_closes: bool,
     tracked: Arc<Tracked>,
 ) {
-    let (sink, mut stream) = socket.split();
-    let mut writer = tokio::spawn(write(sink, queued));
-    let limits = gateway.limits.clone();
-    // Both clocks start when the socket opens, not when the handshake began: a slow authorizer
-    // or `$connect` does not eat into the client's idle allowance.
-    state.touch();
-    let ends_at = tokio::time::Instant::now() + limits.max_connection_duration;
+    // From here the management API answers 410 for this connection, and nothing more is queued.
+    gateway.connections.remove(state.id());
+    state.outbox.seal();
+    let frame = server_closes.then(|| CloseFrame { code: reason.code, reason: reason.reason.as_str().into() });
+    // What was queued before the close is still written, then the close frame, if the socket
+    // takes them in time.
+    let _ = tokio::time::timeout(WRITER_GRACE, socket.finish(&state, frame)).await;
+    drop(socket);
+    disconnect(gateway, state, reason, tracked).await;
+}
 
-    // (why it ended, whether the gateway closes it and so sends the close frame)
-    let (reason, server_closes) = loop {
-        let idle_at = idle_deadline(&state, limits.idle_timeout);
-        tokio::select! {
-            reason = &mut closed => break (reason.unwrap_or_else(|_| CloseReason::going_away()), true),
-            () = tokio::time::sleep_until(ends_at) => break (CloseReason::going_away(), true),
-            () = tokio::time::sleep_until(idle_at) => {
-                if Utc::now() - state.last_active() >= chrono::TimeDelta::from_std(limits.idle_timeout).unwrap_or_default() {
-                    break (CloseReason::going_away(), true);
+/// What woke a connection's task.
+enum Event {
+    /// A frame (or a read error) from the client.
+    Read(Result<Message, axum::Error>),
+    /// The client's side ended without a close frame.
+    Ended,
+    /// The management API or shutdown asked to close the connection.
+    CloseRequested(CloseReason),
+}
+
+/// The socket of one connection, with the writing under way.
+struct Socket {
+    inner: WebSocket,
+    /// A frame taken from the outbox that the socket has not accepted yet.
+    taken: Option<Message>,
+    /// Frames were accepted since the last completed flush.
+    flushing: bool,
+    /// Writing failed: nothing more is written.
+    broken: bool,
+}
+
+impl Socket {
+    fn new(socket: WebSocket) -> Self {
+        Self { inner: socket, taken: None, flushing: false, broken: false }
+    }
+
+    /// Writes what it can of the outbox, then reads. Ready with the next thing the task must
+    /// act on; writing alone never makes it ready.
+    fn poll_event(&mut self, cx: &mut Context<'_>, state: &ConnectionState) -> Poll<Event> {
+        if let Poll::Ready(Some(reason)) = self.poll_write(cx, state) {
+            return Poll::Ready(Event::CloseRequested(reason));
+        }
+        match self.inner.poll_next_unpin(cx) {
+            Poll::Ready(Some(read)) => Poll::Ready(Event::Read(read)),
+            Poll::Ready(None) => Poll::Ready(Event::Ended),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Moves frames from the outbox into the socket and flushes them. Ready with a close
+    /// request when one comes; `Ready(None)` once the outbox is sealed and all written, or
+    /// writing failed.
+    fn poll_write(&mut self, cx: &mut Context<'_>, state: &ConnectionState) -> Poll<Option<CloseReason>> {
+        if self.broken {
+            return Poll::Ready(None);
+        }
+        match self.drive(cx, state) {
+            Poll::Ready(Ok(close)) => Poll::Ready(close),
+            Poll::Ready(Err(error)) => {
+                tracing::debug!(connection = %state.id(), %error, "writing failed");
+                self.broken = true;
+                // The management API answers 410 from now on, as for a socket gone on AWS.
+                state.outbox.seal();
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn drive(
+        &mut self,
+        cx: &mut Context<'_>,
+        state: &ConnectionState,
+    ) -> Poll<Result<Option<CloseReason>, axum::Error>> {
+        loop {
+            if let Some(frame) = self.taken.take() {
+                match self.inner.poll_ready_unpin(cx) {
+                    Poll::Ready(Ok(())) => {
+                        self.inner.start_send_unpin(frame)?;
+                        self.flushing = true;
+                        state.touch();
+                    }
+                    Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                    // The client is not reading: the socket flushes and wakes us when it can.
+                    // Meanwhile only a close request is taken.
+                    Poll::Pending => {
+                        self.taken = Some(frame);
+                        return state.outbox.poll_close(cx).map(|reason| Ok(Some(reason)));
+                    }
                 }
             }
-            frame = stream.next() => match frame {
-                Some(Ok(Message::Text(text))) => {
-                    state.touch();
-                    tokio::spawn(handle_frame(gateway.clone(), state.clone(), outbound.clone(), FrameBody::Text(text.to_string())));
+            match state.outbox.poll_next(cx) {
+                Poll::Ready(Some(Outgoing::Frame(frame))) => self.taken = Some(frame),
+                Poll::Ready(Some(Outgoing::Close(reason))) => return Poll::Ready(Ok(Some(reason))),
+                Poll::Ready(None) => return self.poll_flush(cx).map_ok(|()| None),
+                Poll::Pending => {
+                    ready!(self.poll_flush(cx))?;
+                    return Poll::Pending;
                 }
-                Some(Ok(Message::Binary(bytes))) => {
-                    state.touch();
-                    tokio::spawn(handle_frame(gateway.clone(), state.clone(), outbound.clone(), FrameBody::Binary(bytes.to_vec())));
-                }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => state.touch(),
-                Some(Ok(Message::Close(frame))) => break (client_close_reason(frame), false),
-                Some(Err(error)) => break (stream_error_reason(&error), true),
-                None => break (CloseReason::new(1006, "Connection closed abnormally"), false),
-            },
+            }
         }
-    };
+    }
 
-    // From here the management API answers 410 for this connection.
-    gateway.connections.remove(state.id());
-    let frame = server_closes.then(|| CloseFrame { code: reason.code, reason: reason.reason.as_str().into() });
-    if outbound.try_send(Outbound::Close(frame.map(Box::new))).is_err() {
-        writer.abort();
+    /// Flushes what the socket holds, if anything.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
+        if self.flushing {
+            ready!(self.inner.poll_flush_unpin(cx))?;
+            self.flushing = false;
+        }
+        Poll::Ready(Ok(()))
     }
-    drop(outbound);
-    if tokio::time::timeout(WRITER_GRACE, &mut writer).await.is_err() {
-        writer.abort();
+
+    /// Writes the sealed outbox's frames, then the close frame (if any), and closes.
+    async fn finish(&mut self, state: &ConnectionState, frame: Option<CloseFrame>) {
+        // A close request that came after the loop ended is moot now; frames are what is left.
+        while std::future::poll_fn(|cx| self.poll_write(cx, state)).await.is_some() {}
+        if self.broken {
+            return;
+        }
+        if let Some(frame) = frame {
+            let _ = self.inner.send(Message::Close(Some(frame))).await;
+        }
+        let _ = self.inner.close().await;
     }
-    disconnect(gateway, state, reason, tracked).await;
 }
 
 /// When the connection becomes idle if nothing happens meanwhile.
@@ -240,36 +371,11 @@ fn stream_error_reason(error: &axum::Error) -> CloseReason {
     }
 }
 
-/// The writer task: the only place that writes to the socket.
-async fn write(mut sink: SplitSink<WebSocket, Message>, mut queued: mpsc::Receiver<Outbound>) {
-    while let Some(item) = queued.recv().await {
-        match item {
-            Outbound::Frame(message) => {
-                if sink.send(*message).await.is_err() {
-                    return;
-                }
-            }
-            Outbound::Close(frame) => {
-                if let Some(frame) = frame {
-                    let _ = sink.send(Message::Close(Some(*frame))).await;
-                }
-                let _ = sink.close().await;
-                return;
-            }
-        }
-    }
-}
-
 /// Routes one frame, invokes its function and sends a two-way route's response back.
-async fn handle_frame(
-    gateway: Arc<Gateway>,
-    state: Arc<ConnectionState>,
-    outbound: mpsc::Sender<Outbound>,
-    frame: FrameBody,
-) {
+async fn handle_frame(gateway: Arc<Gateway>, state: Arc<ConnectionState>, frame: FrameBody) {
     let route = events::select_route(&frame);
     let request = WsRequest::new(route.route_key, WsEventType::Message, Utc::now());
-    let event = events::ws_message_event(&state.event, &request, &state.authorizer, &frame);
+    let event = events::ws_message_event(&state.event, &request, &state.authorizer(), &frame);
     let reply = match gateway.invoke_ws(route.function, event).await {
         Ok(response) if route.two_way => events::route_response(&response),
         Ok(_) => None,
@@ -285,7 +391,7 @@ async fn handle_frame(
     };
     if let Some(reply) = reply {
         // The connection may have closed meanwhile; the reply is then dropped, as on AWS.
-        let _ = outbound.send(Outbound::Frame(Box::new(frame_message(reply)))).await;
+        let _ = state.outbox.push(frame_message(reply), None).await;
     }
 }
 
@@ -300,7 +406,7 @@ pub(crate) fn frame_message(frame: FrameBody) -> Message {
 async fn disconnect(gateway: Arc<Gateway>, state: Arc<ConnectionState>, reason: CloseReason, tracked: Arc<Tracked>) {
     let route = ws_route_exact("$disconnect");
     let request = WsRequest::new(route.route_key, WsEventType::Disconnect, Utc::now());
-    let event = events::ws_disconnect_event(&state.event, &request, &state.authorizer, reason.code, &reason.reason);
+    let event = events::ws_disconnect_event(&state.event, &request, &state.authorizer(), reason.code, &reason.reason);
     tracing::debug!(connection = %state.id(), code = reason.code, reason = %reason.reason, "disconnected");
     // Failures are logged by the gateway; API Gateway ignores $disconnect's answer.
     let _ = gateway.invoke_ws(route.function, event).await;

@@ -302,6 +302,51 @@ async fn the_management_api_pushes_describes_and_deletes() {
     assert_eq!(fake.calls_of(Function::WsDisconnect).len(), 1);
 }
 
+/// A client that stops reading: its queue fills and further pushes are refused with 429 after
+/// the wait, while its frames are still read and routed; DELETE still closes it and
+/// `$disconnect` runs once. Pushes to other connections are not held up.
+#[tokio::test]
+async fn a_client_that_does_not_read_stalls_only_its_own_pushes() {
+    let limits = Limits { post_queue_wait: Duration::from_millis(300), ..Limits::default() };
+    let (gateway, fake) = start_with(limits).await;
+    let mut stalled = connect(&gateway, "?token=good").await.expect("connected");
+    let stalled_id = connection_id_of(&fake);
+    let mut other = connect(&gateway, "?token=good").await.expect("connected");
+    let other_id =
+        fake.calls_of(Function::WsConnect)[1]["requestContext"]["connectionId"].as_str().expect("an id").to_owned();
+    let http = reqwest::Client::new();
+    let url = |id: &str| format!("{}/@connections/{}", gateway.management_url(), encode(id));
+
+    // 100 KiB a push: the socket buffers fill, then the 256 queued frames.
+    let payload = "x".repeat(100 * 1024);
+    let mut accepted = 0;
+    let refused = loop {
+        let posted = http.post(url(&stalled_id)).body(payload.clone()).send().await.expect("answered");
+        if posted.status() != 200 {
+            break posted;
+        }
+        accepted += 1;
+        assert!(accepted < 5_000, "pushes to a client that does not read were never refused");
+    };
+    assert!(accepted >= 256, "refused after {accepted} pushes");
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["x-amzn-errortype"], "LimitExceededException");
+
+    // Reading goes on: the stalled client's frame reaches its function.
+    stalled.send(Message::text("still here")).await.expect("sent");
+    eventually(|| fake.calls_of(Function::WsDefault).iter().any(|e| e["body"] == "still here")).await;
+    // Other connections are served as usual.
+    let posted = http.post(url(&other_id)).body(r#"{"event":"y"}"#).send().await.expect("answered");
+    assert_eq!(posted.status(), 200);
+    assert_eq!(next_text(&mut other).await, json!({"event": "y"}));
+
+    let deleted = http.delete(url(&stalled_id)).send().await.expect("deleted");
+    assert_eq!(deleted.status(), 204);
+    disconnect_event(&fake).await;
+    let gone = http.post(url(&stalled_id)).body("late").send().await.expect("answered");
+    assert_eq!(gone.status(), 410);
+}
+
 /// A client's close reaches `$disconnect` with its code, once.
 #[tokio::test]
 async fn a_client_close_invokes_disconnect_once_with_its_code() {

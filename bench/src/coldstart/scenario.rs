@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chat_local::events::{
-    self, FrameBody, HttpRequest, WsConnection, WsEventType, WsRequest, http_authorizer_event, http_event,
+    self, FrameBody, Handshake, HttpRequest, WsConnection, WsEventType, WsRequest, http_authorizer_event, http_event,
     ws_authorization, ws_authorizer_event, ws_connect_event, ws_disconnect_event, ws_message_event,
 };
 use chat_local::ids;
@@ -89,7 +89,20 @@ pub fn bench_config(raised: &[(&str, &str)]) -> Result<Config, Error> {
     })?)
 }
 
-fn connection(api_domain: &str, connection_id: String, token: Option<&str>) -> WsConnection {
+fn connection(api_domain: &str, connection_id: String) -> WsConnection {
+    WsConnection {
+        connection_id,
+        connected_at: Utc::now(),
+        domain_name: api_domain.to_owned(),
+        stage: "prod".into(),
+        api_id: chat_local::DEFAULT_API_ID.into(),
+        source_ip: "203.0.113.7".to_owned(),
+        user_agent: Some("chat-coldstart".to_owned()),
+    }
+}
+
+/// The handshake's headers as API Gateway passes them on, and the token in the query.
+fn handshake(api_domain: &str, token: &str) -> Handshake {
     let mut headers = vec![
         ("host".to_owned(), api_domain.to_owned()),
         ("sec-websocket-extensions".to_owned(), "permessage-deflate; client_max_window_bits".to_owned()),
@@ -101,27 +114,19 @@ fn connection(api_domain: &str, connection_id: String, token: Option<&str>) -> W
         ("x-forwarded-proto".to_owned(), "https".to_owned()),
     ];
     headers.sort();
-    WsConnection {
-        connection_id,
-        connected_at: Utc::now(),
-        domain_name: api_domain.to_owned(),
-        stage: "prod".to_owned(),
-        api_id: chat_local::DEFAULT_API_ID.to_owned(),
-        source_ip: "203.0.113.7".to_owned(),
-        user_agent: Some("chat-coldstart".to_owned()),
-        headers,
-        query: token.map(|t| vec![("token".to_owned(), t.to_owned())]).unwrap_or_default(),
-    }
+    Handshake { headers, query: vec![("token".to_owned(), token.to_owned())] }
 }
 
 /// Answers the authorizer gives `caller` over both APIs, from the real handler.
 async fn authorize(
     authorizer: &Authorizer,
     connection: &WsConnection,
+    handshake: &Handshake,
     http: &HttpRequest,
     region: &str,
 ) -> Result<(Map<String, Value>, Value), Error> {
-    let ws = ws_authorizer_event(connection, &WsRequest::new("$connect", WsEventType::Connect, Utc::now()), region);
+    let request = WsRequest::new("$connect", WsEventType::Connect, Utc::now());
+    let ws = ws_authorizer_event(connection, handshake, &request, region);
     let policy = authorizer.handle(ws).await;
     let authorization = ws_authorization(&policy, 3);
     if !authorization.allowed {
@@ -184,9 +189,10 @@ impl World {
             } else {
                 ids::connection_id()
             };
-            let connection = connection(&api_domain, connection_id, Some(&token));
+            let connection = connection(&api_domain, connection_id);
             let http = http_request(&api_domain, "GET", "/conversations", "", &token, Vec::new());
-            let (ws_context, http_context) = authorize(&authorizer, &connection, &http, &region).await?;
+            let (ws_context, http_context) =
+                authorize(&authorizer, &connection, &handshake(&api_domain, &token), &http, &region).await?;
             callers.push(Caller { identity, token, connection, ws_context, http_context });
         }
         let [alice, bob, carol, dave]: [Caller; 4] = callers.try_into().map_err(|_| "four callers")?;
@@ -346,18 +352,24 @@ impl World {
         Ok(match function {
             Function::Authorizer => {
                 let request = WsRequest::new("$connect", WsEventType::Connect, now);
-                ws_authorizer_event(&self.alice.connection, &request, &self.region)
+                let handshake = handshake(&self.api_domain, &self.alice.token);
+                ws_authorizer_event(&self.alice.connection, &handshake, &request, &self.region)
             }
             Function::WsConnect => {
                 let id = ids::connection_id();
                 self.carol_connections.push(id.clone());
-                let connection = connection(&self.api_domain, id, Some(&self.carol.token));
+                let connection = connection(&self.api_domain, id);
                 let request = WsRequest::new("$connect", WsEventType::Connect, now);
-                ws_connect_event(&connection, &request, &self.carol.ws_context)
+                ws_connect_event(
+                    &connection,
+                    &handshake(&self.api_domain, &self.carol.token),
+                    &request,
+                    &self.carol.ws_context,
+                )
             }
             Function::WsDisconnect => {
                 let id = self.dave_connections.pop_front().ok_or("no prepared connection left to disconnect")?;
-                let connection = connection(&self.api_domain, id, None);
+                let connection = connection(&self.api_domain, id);
                 let request = WsRequest::new("$disconnect", WsEventType::Disconnect, now);
                 ws_disconnect_event(&connection, &request, &self.dave.ws_context, 1001, "Going away")
             }

@@ -134,7 +134,7 @@ pub struct ServerMemory {
     pub rss_connected_kb: u64,
     pub rss_after_hold_kb: u64,
     pub connections: u64,
-    /// `(rss_connected - rss_before) / connections`.
+    /// `(max(rss_connected, rss_after_hold) - rss_before) / connections`.
     pub per_connection_kb: f64,
 }
 
@@ -291,7 +291,7 @@ impl RunReport {
         if let Some(memory) = &self.server_memory {
             let _ = writeln!(
                 out,
-                "\nServer memory (pid {}): VmRSS {} kB before, {} kB with {} connections, {} kB after the hold: {:.2} kB per connection",
+                "\nServer memory (pid {}): VmRSS {} kB before, {} kB with {} connections, {} kB after the hold: {:.2} kB per connection (from the larger)",
                 memory.pid,
                 memory.rss_before_kb,
                 memory.rss_connected_kb,

@@ -376,11 +376,13 @@ pub async fn idle(context: &mut Context, args: &IdleArgs) -> Result<Option<Strin
     ));
     match (pid, before, connected_rss, after) {
         (Some(pid), Some(before), Some(connected_rss), Some(after)) => {
-            let per = connected_rss.saturating_sub(before) as f64 / connected.max(1) as f64;
+            // The larger of the two: what an idle connection costs while it is held.
+            let held = connected_rss.max(after);
+            let per = held.saturating_sub(before) as f64 / connected.max(1) as f64;
             context.report.targets.push(check(
                 "issue",
                 format!("≤ {} KB server RSS per idle connection", args.rss_target_kb),
-                format!("{per:.2} kB ({before} → {connected_rss} kB for {connected}; {after} kB after the hold)"),
+                format!("{per:.2} kB ({before} → {connected_rss} kB for {connected}, {after} kB after the hold; from the larger)"),
                 per <= args.rss_target_kb,
             ));
             context.report.server_memory = Some(ServerMemory {
