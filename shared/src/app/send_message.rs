@@ -88,8 +88,11 @@ pub async fn send_message(
     // it succeeds.
     let early_recipient = deps.participants.other(command.conversation_id, sender);
     let recipient_lookup = OptionFuture::from(early_recipient.map(|r| fanout.registry.connections_of(r)));
-    let (appended, sender_connections, recipient_connections) =
-        tokio::join!(messages.append_message(new), fanout.registry.connections_of(sender), recipient_lookup);
+    let ((appended, appended_at), (sender_connections, looked_up_at), recipient_connections) = tokio::join!(
+        timed(messages.append_message(new), started),
+        timed(fanout.registry.connections_of(sender), started),
+        recipient_lookup
+    );
     let message = match appended? {
         AppendOutcome::Stored(m) => m,
         AppendOutcome::Duplicate(m) if m.status != MessageStatus::Sent => return Ok(m),
@@ -137,11 +140,19 @@ pub async fn send_message(
     tracing::debug!(
         limit_us = limited.as_micros() as u64,
         store_us = (stored - limited).as_micros() as u64,
+        append_us = (appended_at - limited).as_micros() as u64,
+        lookup_us = (looked_up_at - limited).as_micros() as u64,
         push_us = (pushed - stored).as_micros() as u64,
         mark_us = (started.elapsed() - pushed).as_micros() as u64,
         "message:send timings"
     );
     outcome
+}
+
+/// `future`'s output, and when it finished counted from `since` (for the send timings).
+async fn timed<F: Future>(future: F, since: std::time::Instant) -> (F::Output, std::time::Duration) {
+    let output = future.await;
+    (output, since.elapsed())
 }
 
 #[cfg(test)]
