@@ -36,7 +36,11 @@ if ! answers; then
         (cd "$HERE" && npm ci --silent --no-audit --no-fund) || die "npm ci failed in local/dynalite"
     fi
     # In memory (no --path): a restart starts empty, like the benchmark wants.
-    nohup "$HERE/node_modules/.bin/dynalite" --host 127.0.0.1 --port "$PORT" \
+    # A 2 MB young generation: with Node's default (16 MB) each scavenge copied up to 30 MB of
+    # survivors and paused dynalite 5-13 ms, and old-space collections followed every 3 s; the
+    # sends in flight waited for it (docs/benchmarks.md, "Load": the slowest sends 35-160 ms,
+    # 15 ms with this).
+    nohup node --max-semi-space-size=2 "$HERE/node_modules/.bin/dynalite" --host 127.0.0.1 --port "$PORT" \
         >"$ROOT/.local-state/dynalite.log" 2>&1 </dev/null &
     for _ in $(seq 1 50); do
         answers && break
