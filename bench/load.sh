@@ -9,7 +9,7 @@
 #
 # Starts PostgreSQL, Redis and moto if needed (local/services.sh, which writes .local-state/env)
 # and dynalite, the fast DynamoDB emulator (local/dynalite.sh; BENCH_EMULATOR=moto keeps moto),
-# gives the run a fresh database (BENCH_DATABASE, default chat_bench: dropped, created, migrated),
+# vacuums the chat tables (in place of autovacuum, which may be off; psql if installed),
 # builds chat-local and chat-bench with the `tools` profile, raises the open file limit (every
 # connection is a descriptor, on both sides), starts `chat-local serve` on free ports with every
 # rate limit raised out of reach and 8 pooled PostgreSQL connections, runs chat-bench against it
@@ -32,14 +32,13 @@ fi
 "$ROOT/local/services.sh" >/dev/null
 # shellcheck source=/dev/null
 . "$ROOT/.local-state/env"
-# Every run starts from an empty database of its own (dropped, created, migrated): runs do not
-# inherit the rows, the dead rows and the index growth of earlier ones (docs/benchmarks.md).
-BENCH_DB="${BENCH_DATABASE:-chat_bench}"
-db_url="${DATABASE_URL%%\?*}"
-db_query="${DATABASE_URL#"$db_url"}"
-psql -X -q -v ON_ERROR_STOP=1 "${db_url%/*}/postgres$db_query" \
-  -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" -c "CREATE DATABASE $BENCH_DB"
-export DATABASE_URL="${db_url%/*}/$BENCH_DB$db_query"
+# Every message updates its conversation's row, and PostgreSQL installations with autovacuum off
+# (this machine's) keep every dead row: after a few runs the conversation list read 20 times as
+# many tuples as it returns. What autovacuum would have done, done before each run.
+if command -v psql >/dev/null 2>&1; then
+  psql -X -q "$DATABASE_URL" -c 'VACUUM (ANALYZE) conversations, conversation_members, messages' \
+    || log "VACUUM failed; the run goes on"
+fi
 if [[ "${BENCH_EMULATOR:-dynalite}" == dynalite ]]; then
   # moto answers a DynamoDB call in 2-7 ms, dynalite in about 1 ms: the load runs measure us, not
   # the emulator (docs/benchmarks.md).
@@ -54,7 +53,6 @@ cargo build --quiet --profile tools -p chat-bench --bin chat-bench
 LOCAL_FEATURES=()
 [[ "${BENCH_ALLOCATOR:-mimalloc}" == system ]] && LOCAL_FEATURES=(--no-default-features)
 cargo build --quiet --profile tools -p chat-local --bin chat-local "${LOCAL_FEATURES[@]}"
-target/tools/chat-local migrate >/dev/null
 
 # 10,000 connections need 10,000 descriptors in each process; raise the soft limit as far as allowed.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
