@@ -11,7 +11,7 @@
 //! - [`events`]: the Lambda events API Gateway builds (pure): WebSocket REQUEST authorizer,
 //!   `$connect`, `MESSAGE`, `$disconnect`, HTTP v2 authorizer and request; route selection.
 //! - [`ids`]: connection, message and request ids shaped like AWS's.
-//! - `websocket`: the handshake, one task per frame, one writer task per connection.
+//! - `websocket`: the handshake, one task per connection (reading and writing), one per frame.
 //! - `management`: `POST`/`GET`/`DELETE /@connections/{id}` on the WebSocket port.
 //! - `http_api`: route matching, the authorizer, v2 responses to HTTP responses.
 //! - `connections`: the open connections shared by the socket tasks and the management API.
