@@ -114,7 +114,7 @@ pub struct WsConnection {
 
 /// What only the authorizer and `$connect` see of the handshake; the connection does not keep
 /// it (the query string holds the token).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Handshake {
     /// Header names lower-cased, in arrival order.
     pub headers: Vec<(String, String)>,
@@ -161,7 +161,7 @@ impl<'a> WsRequest<'a> {
 fn ws_request_context(
     connection: &WsConnection,
     request: &WsRequest<'_>,
-    authorizer: Option<&Map<String, Value>>,
+    authorizer: Option<Map<String, Value>>,
 ) -> Value {
     let mut identity = Map::new();
     identity.insert("sourceIp".into(), json!(connection.source_ip));
@@ -187,7 +187,7 @@ fn ws_request_context(
         context["messageId"] = json!(message_id);
     }
     if let Some(authorizer) = authorizer {
-        context["authorizer"] = Value::Object(authorizer.clone());
+        context["authorizer"] = Value::Object(authorizer);
     }
     context
 }
@@ -225,7 +225,7 @@ pub fn ws_connect_event(
     connection: &WsConnection,
     handshake: &Handshake,
     request: &WsRequest<'_>,
-    authorizer: &Map<String, Value>,
+    authorizer: Map<String, Value>,
 ) -> Value {
     let mut event = json!({
         "requestContext": ws_request_context(connection, request, Some(authorizer)),
@@ -240,7 +240,7 @@ pub fn ws_connect_event(
 pub fn ws_message_event(
     connection: &WsConnection,
     request: &WsRequest<'_>,
-    authorizer: &Map<String, Value>,
+    authorizer: Map<String, Value>,
     frame: &FrameBody,
 ) -> Value {
     let (body, base64) = match frame {
@@ -259,7 +259,7 @@ pub fn ws_message_event(
 pub fn ws_disconnect_event(
     connection: &WsConnection,
     request: &WsRequest<'_>,
-    authorizer: &Map<String, Value>,
+    authorizer: Map<String, Value>,
     status_code: u16,
     reason: &str,
 ) -> Value {
@@ -565,7 +565,7 @@ mod tests {
     fn a_connect_event_deserializes_with_the_authorizer_context() {
         let c = connection();
         let request = WsRequest::new("$connect", WsEventType::Connect, at());
-        let event = ws_connect_event(&c, &handshake(), &request, &authorizer());
+        let event = ws_connect_event(&c, &handshake(), &request, authorizer());
         let parsed: ApiGatewayWebsocketProxyRequest = serde_json::from_value(event.clone()).expect("a CONNECT event");
         let ctx = &parsed.request_context;
         assert_eq!(ctx.event_type.as_deref(), Some("CONNECT"));
@@ -593,7 +593,7 @@ mod tests {
     fn a_message_event_deserializes_with_body_and_message_id() {
         let c = connection();
         let request = WsRequest::new("message:send", WsEventType::Message, at());
-        let event = ws_message_event(&c, &request, &authorizer(), &text(r#"{"action":"message:send"}"#));
+        let event = ws_message_event(&c, &request, authorizer(), &text(r#"{"action":"message:send"}"#));
         let parsed: ApiGatewayWebsocketProxyRequest = serde_json::from_value(event).expect("a MESSAGE event");
         assert_eq!(parsed.request_context.event_type.as_deref(), Some("MESSAGE"));
         assert_eq!(parsed.request_context.route_key.as_deref(), Some("message:send"));
@@ -607,7 +607,7 @@ mod tests {
     fn a_binary_message_event_is_base64_encoded() {
         let c = connection();
         let request = WsRequest::new("$default", WsEventType::Message, at());
-        let event = ws_message_event(&c, &request, &authorizer(), &FrameBody::Binary(vec![0xff, 0x00]));
+        let event = ws_message_event(&c, &request, authorizer(), &FrameBody::Binary(vec![0xff, 0x00]));
         let parsed: ApiGatewayWebsocketProxyRequest = serde_json::from_value(event).expect("a MESSAGE event");
         assert!(parsed.is_base64_encoded);
         assert_eq!(parsed.body.as_deref(), Some("/wA="));
@@ -617,7 +617,7 @@ mod tests {
     fn a_disconnect_event_deserializes_with_the_close_status() {
         let c = connection();
         let request = WsRequest::new("$disconnect", WsEventType::Disconnect, at());
-        let event = ws_disconnect_event(&c, &request, &authorizer(), 1005, "Client-side close frame status not set");
+        let event = ws_disconnect_event(&c, &request, authorizer(), 1005, "Client-side close frame status not set");
         assert!(event.get("queryStringParameters").is_none());
         // Not the handshake's headers: the four API Gateway sends with every `$disconnect`.
         assert_eq!(

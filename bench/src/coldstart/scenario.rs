@@ -342,7 +342,7 @@ impl World {
             let frame = FrameBody::Text(body.to_string());
             let route = events::select_route(&frame).route_key;
             let request = WsRequest::new(route, WsEventType::Message, now);
-            ws_message_event(&caller.connection, &request, &caller.ws_context, &frame)
+            ws_message_event(&caller.connection, &request, caller.ws_context.clone(), &frame)
         };
         let http = |caller: &Caller, method: &str, path: &str, query: &str, body: &str| -> Result<Value, Error> {
             let request = http_request(&self.api_domain, method, path, query, &caller.token, body.as_bytes().to_vec());
@@ -364,14 +364,14 @@ impl World {
                     &connection,
                     &handshake(&self.api_domain, &self.carol.token),
                     &request,
-                    &self.carol.ws_context,
+                    self.carol.ws_context.clone(),
                 )
             }
             Function::WsDisconnect => {
                 let id = self.dave_connections.pop_front().ok_or("no prepared connection left to disconnect")?;
                 let connection = connection(&self.api_domain, id);
                 let request = WsRequest::new("$disconnect", WsEventType::Disconnect, now);
-                ws_disconnect_event(&connection, &request, &self.dave.ws_context, 1001, "Going away")
+                ws_disconnect_event(&connection, &request, self.dave.ws_context.clone(), 1001, "Going away")
             }
             Function::WsDefault => frame(&self.alice, "ping", json!({})),
             Function::WsSendMessage => frame(
