@@ -73,27 +73,32 @@ pub async fn send_message(
 ) -> Result<Message, AppError> {
     let SendMessageDeps { messages, fanout, clock, .. } = deps;
     let started = std::time::Instant::now();
-    rate_limit::enforce(deps.limiter, deps.on_limiter_failure, Limit::Messages, sender).await?;
-    let limited = started.elapsed();
-    let new = NewMessage {
-        id: MessageId::new_v7(),
-        conversation_id: command.conversation_id,
-        sender_id: sender,
-        content: command.content,
-        client_message_id: command.client_message_id,
-    };
-    // The connection look-ups read nothing the append changes, so they run while the message
-    // is stored: the sender's other devices always, the recipient's when this process knows the
-    // conversation. A look-up is wasted only when the append refuses; nothing is pushed before
-    // it succeeds.
+    // The connection look-ups read nothing the send changes, so they run from the start, while
+    // the rate limit is checked and the message stored: the sender's other devices always, the
+    // recipient's when this process knows the conversation. A look-up is wasted only when the
+    // send is refused; nothing is pushed before the append succeeds.
     let early_recipient = deps.participants.other(command.conversation_id, sender);
-    let recipient_lookup = OptionFuture::from(early_recipient.map(|r| fanout.registry.connections_of(r)));
-    let ((appended, appended_at), (sender_connections, looked_up_at), recipient_connections) = tokio::join!(
-        timed(messages.append_message(new), started),
-        timed(fanout.registry.connections_of(sender), started),
-        recipient_lookup
-    );
-    let message = match appended? {
+    let lookups = async {
+        let recipient_lookup = OptionFuture::from(early_recipient.map(|r| fanout.registry.connections_of(r)));
+        Ok(tokio::join!(timed(fanout.registry.connections_of(sender), started), recipient_lookup))
+    };
+    let store = async {
+        rate_limit::enforce(deps.limiter, deps.on_limiter_failure, Limit::Messages, sender).await?;
+        let limited = started.elapsed();
+        let new = NewMessage {
+            id: MessageId::new_v7(),
+            conversation_id: command.conversation_id,
+            sender_id: sender,
+            content: command.content,
+            client_message_id: command.client_message_id,
+        };
+        let (appended, appended_at) = timed(messages.append_message(new), started).await;
+        Ok::<_, AppError>((appended?, limited, appended_at))
+    };
+    // A refusal (rate limit, storage) returns at once; the look-ups in flight are dropped.
+    let ((appended, limited, appended_at), ((sender_connections, looked_up_at), recipient_connections)) =
+        tokio::try_join!(store, lookups)?;
+    let message = match appended {
         AppendOutcome::Stored(m) => m,
         AppendOutcome::Duplicate(m) if m.status != MessageStatus::Sent => return Ok(m),
         AppendOutcome::Duplicate(m) => m,
@@ -136,12 +141,14 @@ pub async fn send_message(
         }
     };
     // Where a send's time goes (RUST_LOG=chat_shared::app::send_message=debug): a profile of
-    // the send path that costs nothing when the level is off.
+    // the send path that costs nothing when the level is off. `lookup_us` counts from the start
+    // (the look-ups run alongside the limit and the append), the others from the end of the
+    // stage before.
     tracing::debug!(
         limit_us = limited.as_micros() as u64,
         store_us = (stored - limited).as_micros() as u64,
         append_us = (appended_at - limited).as_micros() as u64,
-        lookup_us = (looked_up_at - limited).as_micros() as u64,
+        lookup_us = looked_up_at.as_micros() as u64,
         push_us = (pushed - stored).as_micros() as u64,
         mark_us = (started.elapsed() - pushed).as_micros() as u64,
         "message:send timings"
@@ -341,12 +348,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn over_the_limit_nothing_is_stored_and_the_wait_is_reported() {
+    async fn over_the_limit_nothing_is_stored_or_pushed_and_the_wait_is_reported() {
         let mut w = World::new();
+        w.connect(w.bob, "b1").await;
+        w.send(w.alice, "a1", w.conversation, "first", None).await.unwrap();
         w.limiter = FakeLimiter::limited(std::time::Duration::from_millis(5500));
+        // The conversation is known, so both look-ups start with the limit check.
         let err = w.send(w.alice, "a1", w.conversation, "hi", None).await.unwrap_err();
         assert!(matches!(err, AppError::RateLimited { retry_after_secs: 6 }), "{err:?}");
-        assert_eq!(w.store.message_count(), 0);
+        assert_eq!(w.store.message_count(), 1);
+        assert_eq!(w.notifier.pushed_to(), vec!["b1".to_owned()], "only the first message was pushed");
     }
 
     #[tokio::test]
