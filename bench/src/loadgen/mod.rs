@@ -253,7 +253,7 @@ impl Context {
 
     fn connect_phase(&mut self, name: &str, connect: &ConnectReport, before: &procfs::CpuSample) {
         let mut phase = PhaseReport::from_connect(name, connect);
-        phase.cpu = self.watch.usage(before, &self.watch.sample());
+        self.measure_cpu(&mut phase, before);
         self.say(&format!(
             "{name}: {} of {} in {:.2} s ({:.0}/s), p99 {:.1} ms{}",
             connect.connected,
@@ -291,7 +291,7 @@ impl Context {
         cpu: &procfs::CpuSample,
     ) -> PhaseReport {
         let mut phase = PhaseReport::from_run(name, operation, rate, duration_s, run);
-        phase.cpu = self.watch.usage(cpu, &self.watch.sample());
+        self.measure_cpu(&mut phase, cpu);
         let headline =
             ["delivery", "typing", "ping"].iter().find_map(|m| phase.latency.get(*m)).copied().unwrap_or_default();
         let c = &phase.counts;
@@ -310,6 +310,13 @@ impl Context {
         phase
     }
 
+    /// The processes' and the machine's CPU from `before` to now, into `phase`.
+    fn measure_cpu(&self, phase: &mut PhaseReport, before: &procfs::CpuSample) {
+        let now = self.watch.sample();
+        phase.cpu = self.watch.usage(before, &now);
+        phase.machine = self.watch.machine_usage(before, &now);
+    }
+
     /// A CPU sample to pass to [`Context::phase`] at its end.
     pub fn cpu(&self) -> procfs::CpuSample {
         self.watch.sample()
@@ -318,7 +325,7 @@ impl Context {
     /// Records an HTTP phase.
     pub fn request_phase(&mut self, phase: PhaseReport, cpu: &procfs::CpuSample) -> PhaseReport {
         let mut phase = phase;
-        phase.cpu = self.watch.usage(cpu, &self.watch.sample());
+        self.measure_cpu(&mut phase, cpu);
         let request = phase.metric("request");
         self.say(&format!(
             "{}: {} of {} answered as expected, p50 {:.2} ms, p99 {:.2} ms, errors {:?}",

@@ -1,5 +1,7 @@
 //! What the server side's processes use, from `/proc` (Linux): resident memory (`VmRSS`) and
-//! CPU time, so a run can say what each connection costs and which process saturates first.
+//! CPU time, so a run can say what each connection costs and which process saturates first; and
+//! what the whole machine used, and what its hypervisor took (steal), so a phase slowed by the
+//! host can be told from one slowed by us.
 //!
 //! A process's CPU is counted with its direct children: PostgreSQL serves each connection from
 //! a child of the postmaster, so watching the postmaster's pid covers the whole server.
@@ -45,6 +47,21 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
     Some(own + children)
 }
 
+/// `(busy, steal)` ticks of the whole machine from `/proc/stat`'s first line: busy is every
+/// state but idle, iowait and steal (guest time is already inside user time).
+fn machine_ticks() -> Option<(u64, u64)> {
+    parse_machine(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
+fn parse_machine(stat: &str) -> Option<(u64, u64)> {
+    let fields: Vec<u64> =
+        stat.lines().next()?.strip_prefix("cpu ")?.split_whitespace().map(|f| f.parse().ok()).collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal [guest guest_nice]
+    let (idle, iowait, steal) = (*fields.get(3)?, *fields.get(4)?, *fields.get(7)?);
+    let total: u64 = fields.iter().take(8).sum();
+    Some((total - idle - iowait - steal, steal))
+}
+
 /// A process to watch, by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Watched {
@@ -76,11 +93,22 @@ pub struct CpuUsage {
     pub percent_of_a_core: f64,
 }
 
-/// CPU counters of the watched processes at one instant.
+/// The whole machine's CPU over a phase.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MachineUsage {
+    /// Every process and the kernel together, percent of one core.
+    pub busy_percent_of_a_core: f64,
+    /// Time the hypervisor ran something else while this machine had work (steal), percent of
+    /// one core. A vCPU that is stolen stalls whatever it was running.
+    pub steal_percent_of_a_core: f64,
+}
+
+/// CPU counters of the watched processes and of the machine at one instant.
 #[derive(Debug, Clone)]
 pub struct CpuSample {
     at: Instant,
     ticks: Vec<Option<u64>>,
+    machine: Option<(u64, u64)>,
 }
 
 /// The watched processes, this process included as `chat-bench`.
@@ -96,7 +124,26 @@ impl CpuWatch {
     }
 
     pub fn sample(&self) -> CpuSample {
-        CpuSample { at: Instant::now(), ticks: self.processes.iter().map(|p| cpu_ticks(p.pid)).collect() }
+        CpuSample {
+            at: Instant::now(),
+            ticks: self.processes.iter().map(|p| cpu_ticks(p.pid)).collect(),
+            machine: machine_ticks(),
+        }
+    }
+
+    /// The machine's busy and stolen CPU between two samples (`None` where `/proc/stat` could
+    /// not be read, or for a window shorter than [`MIN_CPU_WINDOW`]).
+    pub fn machine_usage(&self, before: &CpuSample, after: &CpuSample) -> Option<MachineUsage> {
+        let wall = after.at.saturating_duration_since(before.at);
+        if wall < MIN_CPU_WINDOW {
+            return None;
+        }
+        let ((busy_before, steal_before), (busy_after, steal_after)) = (before.machine?, after.machine?);
+        let percent = |ticks: u64| 100.0 * ticks as f64 / TICKS_PER_SECOND / wall.as_secs_f64();
+        Some(MachineUsage {
+            busy_percent_of_a_core: percent(busy_after.saturating_sub(busy_before)),
+            steal_percent_of_a_core: percent(steal_after.saturating_sub(steal_before)),
+        })
     }
 
     /// Each process's CPU between two samples (processes unreadable at either are left out).
@@ -137,12 +184,24 @@ mod tests {
     }
 
     #[test]
+    fn the_machine_line_gives_busy_and_steal() {
+        let stat = "cpu  1000 10 200 5000 30 0 40 25 7 0\ncpu0 500 5 100 2500 15 0 20 12 3 0\n";
+        assert_eq!(parse_machine(stat), Some((1250, 25)));
+        assert_eq!(parse_machine("cpu0 1 2 3 4 5 6 7 8\n"), None, "the first line must be the total");
+        assert_eq!(parse_machine("cpu  1 2 3\n"), None, "a kernel without steal is not guessed at");
+        assert!(machine_ticks().is_some(), "this machine's /proc/stat parses");
+    }
+
+    #[test]
     fn this_process_is_always_watched() {
         let watch = CpuWatch::new(vec![parse_watched("moto=1").unwrap()]);
         let (before, mut after) = (watch.sample(), watch.sample());
         assert!(watch.usage(&before, &after).is_empty(), "a window of microseconds cannot be measured in ticks");
+        assert!(watch.machine_usage(&before, &after).is_none());
         after.at = before.at + MIN_CPU_WINDOW;
         let usage = watch.usage(&before, &after);
+        let machine = watch.machine_usage(&before, &after).expect("a second can be measured");
+        assert!(machine.busy_percent_of_a_core >= 0.0 && machine.steal_percent_of_a_core >= 0.0);
         assert!(usage.iter().any(|u| u.name == "chat-bench" && u.pid == std::process::id()));
         assert!(parse_watched("moto").is_err());
         assert!(parse_watched("=5").is_err());

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::fleet::{ConnectReport, PhaseRun};
 use super::ledger::Counts;
 use super::pg::CrossCheck;
-use super::procfs::CpuUsage;
+use super::procfs::{CpuUsage, MachineUsage};
 use super::rest::{Pace, RequestRun};
 use super::stats::{LatencySummary, Recorder, TimelinePoint};
 use super::svg::{Series, percentile_plot, timeline_plot};
@@ -39,6 +39,8 @@ pub struct PhaseReport {
     pub timeline: BTreeMap<String, Vec<TimelinePoint>>,
     /// CPU of the watched processes over the phase.
     pub cpu: Vec<CpuUsage>,
+    /// The whole machine's CPU over the phase, and what the hypervisor took.
+    pub machine: Option<MachineUsage>,
 }
 
 impl PhaseReport {
@@ -55,6 +57,7 @@ impl PhaseReport {
             curves: BTreeMap::new(),
             timeline: BTreeMap::new(),
             cpu: Vec::new(),
+            machine: None,
         }
     }
 
@@ -249,11 +252,16 @@ impl RunReport {
         if self.phases.iter().any(|p| !p.cpu.is_empty()) {
             out.push_str("\nCPU, % of one core (the machine has ");
             let _ = write!(out, "{}", std::thread::available_parallelism().map_or(0, std::num::NonZero::get));
-            out.push_str("):\n\n| phase | processes |\n|---|---|\n");
+            out.push_str("; steal is CPU time the hypervisor gave to others):\n\n");
+            out.push_str("| phase | processes | machine busy | steal |\n|---|---|---:|---:|\n");
             for p in self.phases.iter().filter(|p| !p.cpu.is_empty()) {
                 let cpu: Vec<String> =
                     p.cpu.iter().map(|c| format!("{} {:.0} %", c.name, c.percent_of_a_core)).collect();
-                let _ = writeln!(out, "| {} | {} |", p.name, cpu.join(", "));
+                let (busy, steal) = p.machine.map_or_else(
+                    || ("?".to_owned(), "?".to_owned()),
+                    |m| (format!("{:.0} %", m.busy_percent_of_a_core), format!("{:.1} %", m.steal_percent_of_a_core)),
+                );
+                let _ = writeln!(out, "| {} | {} | {busy} | {steal} |", p.name, cpu.join(", "));
             }
         }
 
