@@ -1,7 +1,7 @@
 //! In-memory fakes of the ports, for unit tests of use cases only.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
@@ -273,27 +273,47 @@ impl MessageStore for FakeStore {
 }
 
 #[derive(Debug, Default)]
-pub struct FakeRegistry(Mutex<Vec<Connection>>);
+pub struct FakeRegistry {
+    connections: Mutex<Vec<Connection>>,
+    /// Users whose look-ups wait for a [`FakeRegistry::release`] (each release lets one through).
+    held: Mutex<HashMap<UserId, Arc<tokio::sync::Semaphore>>>,
+}
 
 impl FakeRegistry {
     pub fn connections_of_sync(&self, user: UserId) -> Vec<ConnectionId> {
-        self.0.lock().unwrap().iter().filter(|c| c.user_id == user).map(|c| c.connection_id.clone()).collect()
+        self.connections.lock().unwrap().iter().filter(|c| c.user_id == user).map(|c| c.connection_id.clone()).collect()
+    }
+
+    /// From now on, look-ups of `user` wait until released.
+    pub fn hold(&self, user: UserId) {
+        self.held.lock().unwrap().insert(user, Arc::new(tokio::sync::Semaphore::new(0)));
+    }
+
+    /// Lets one held look-up of `user` through.
+    pub fn release(&self, user: UserId) {
+        if let Some(gate) = self.held.lock().unwrap().get(&user) {
+            gate.add_permits(1);
+        }
     }
 }
 
 #[async_trait]
 impl ConnectionRegistry for FakeRegistry {
     async fn register(&self, connection: &Connection) -> Result<(), PortError> {
-        self.0.lock().unwrap().push(connection.clone());
+        self.connections.lock().unwrap().push(connection.clone());
         Ok(())
     }
 
     async fn remove(&self, connection_id: &ConnectionId) -> Result<(), PortError> {
-        self.0.lock().unwrap().retain(|c| &c.connection_id != connection_id);
+        self.connections.lock().unwrap().retain(|c| &c.connection_id != connection_id);
         Ok(())
     }
 
     async fn connections_of(&self, user: UserId) -> Result<Vec<ConnectionId>, PortError> {
+        let gate = self.held.lock().unwrap().get(&user).cloned();
+        if let Some(gate) = gate {
+            gate.acquire().await.expect("never closed").forget();
+        }
         Ok(self.connections_of_sync(user))
     }
 }

@@ -1,6 +1,8 @@
 //! `message:send`: store, push, mark delivered, ack.
 
-use futures_util::future::OptionFuture;
+use std::pin::{Pin, pin};
+
+use futures_util::future::{OptionFuture, maybe_done};
 
 use crate::config::OnLimiterFailure;
 use crate::domain::{
@@ -74,14 +76,12 @@ pub async fn send_message(
     let SendMessageDeps { messages, fanout, clock, .. } = deps;
     let started = std::time::Instant::now();
     // The connection look-ups read nothing the send changes, so they run from the start, while
-    // the rate limit is checked and the message stored: the sender's other devices always, the
-    // recipient's when this process knows the conversation. A look-up is wasted only when the
-    // send is refused; nothing is pushed before the append succeeds.
+    // the rate limit is checked and the message stored: the recipient's when this process knows
+    // the conversation (asked first: the delivery waits for it), and the sender's other devices.
+    // A look-up is wasted only when the send is refused; nothing is pushed before the append
+    // succeeds.
     let early_recipient = deps.participants.other(command.conversation_id, sender);
-    let lookups = async {
-        let recipient_lookup = OptionFuture::from(early_recipient.map(|r| fanout.registry.connections_of(r)));
-        Ok(tokio::join!(timed(fanout.registry.connections_of(sender), started), recipient_lookup))
-    };
+    let recipient_lookup = OptionFuture::from(early_recipient.map(|r| fanout.registry.connections_of(r)));
     let store = async {
         rate_limit::enforce(deps.limiter, deps.on_limiter_failure, Limit::Messages, sender).await?;
         let limited = started.elapsed();
@@ -95,9 +95,12 @@ pub async fn send_message(
         let (appended, appended_at) = timed(messages.append_message(new), started).await;
         Ok::<_, AppError>((appended?, limited, appended_at))
     };
-    // A refusal (rate limit, storage) returns at once; the look-ups in flight are dropped.
-    let ((appended, limited, appended_at), ((sender_connections, looked_up_at), recipient_connections)) =
-        tokio::try_join!(store, lookups)?;
+    // The sender's look-up is driven alongside but not waited for: the recipient's push never
+    // waits for it. A refusal (rate limit, storage) returns at once and drops what is in flight.
+    let mut sender_lookup = pin!(maybe_done(timed(fanout.registry.connections_of(sender), started)));
+    let ((appended, limited, appended_at), recipient_connections) =
+        alongside(async { tokio::try_join!(store, async { Ok(recipient_lookup.await) }) }, sender_lookup.as_mut())
+            .await?;
     let message = match appended {
         AppendOutcome::Stored(m) => m,
         AppendOutcome::Duplicate(m) if m.status != MessageStatus::Sent => return Ok(m),
@@ -114,46 +117,63 @@ pub async fn send_message(
     let recipient_connections = recipient_connections.filter(|_| early_recipient == Some(message.recipient_id));
 
     let payload = super::event_payload(PushEvent::MESSAGE_RECEIVED, &MessageDto::from(&message));
-    let targets = [message.recipient_id, sender];
-    let (report, typing) = tokio::join!(
-        fanout.push_looked_up(
-            &targets,
-            vec![recipient_connections, Some(sender_connections)],
-            sender_connection,
-            &payload
-        ),
-        deps.typing.stopped(message.conversation_id, sender),
-    );
-    if let Err(error) = typing {
-        tracing::debug!(%error, "could not clear the sender's typing state; it expires by itself");
-    }
-    let pushed = started.elapsed();
-    let outcome = if report.delivered[0] == 0 {
-        Ok(message)
-    } else {
+    // Two pipelines: the recipient's push, then the delivered mark; the sender's other devices
+    // once their look-up is in. The answer waits for both.
+    let deliver = async {
+        let recipient = [message.recipient_id];
+        let report = fanout.push_looked_up(&recipient, vec![recipient_connections], sender_connection, &payload);
+        let (report, typing) = tokio::join!(report, deps.typing.stopped(message.conversation_id, sender));
+        if let Err(error) = typing {
+            tracing::debug!(%error, "could not clear the sender's typing state; it expires by itself");
+        }
+        let pushed = started.elapsed();
+        if report.delivered[0] == 0 {
+            return (message.clone(), pushed);
+        }
         match messages.mark_delivered(message.id, clock.now()).await {
-            Ok(updated) => Ok(updated),
+            Ok(updated) => (updated, pushed),
             Err(error) => {
                 // Stored and pushed; only the status lags. Sync will deliver it again.
                 tracing::warn!(message = %message.id, %error, "could not mark a pushed message delivered");
-                Ok(message)
+                (message.clone(), pushed)
             }
         }
     };
+    let to_other_devices = async {
+        sender_lookup.as_mut().await;
+        let (connections, looked_up_at) = sender_lookup.as_mut().take_output().expect("the look-up has finished");
+        fanout.push_looked_up(&[sender], vec![Some(connections)], sender_connection, &payload).await;
+        looked_up_at
+    };
+    let ((outcome, pushed), looked_up_at) = tokio::join!(deliver, to_other_devices);
     // Where a send's time goes (RUST_LOG=chat_shared::app::send_message=debug): a profile of
-    // the send path that costs nothing when the level is off. `lookup_us` counts from the start
-    // (the look-ups run alongside the limit and the append), the others from the end of the
-    // stage before.
+    // the send path that costs nothing when the level is off. `lookup_us` (the sender's look-up)
+    // counts from the start, the others from the end of the stage before; `push_us` is the
+    // recipient's push.
     tracing::debug!(
         limit_us = limited.as_micros() as u64,
         store_us = (stored - limited).as_micros() as u64,
         append_us = (appended_at - limited).as_micros() as u64,
         lookup_us = looked_up_at.as_micros() as u64,
         push_us = (pushed - stored).as_micros() as u64,
-        mark_us = (started.elapsed() - pushed).as_micros() as u64,
+        mark_us = (started.elapsed().saturating_sub(pushed)).as_micros() as u64,
         "message:send timings"
     );
-    outcome
+    Ok(outcome)
+}
+
+/// Runs `main` to completion while also driving `side` (which keeps its own output), so work
+/// started early goes on without `main` waiting for it.
+async fn alongside<F: Future, S: Future<Output = ()>>(main: F, mut side: Pin<&mut S>) -> F::Output {
+    let mut main = pin!(main);
+    std::future::poll_fn(|cx| {
+        let output = main.as_mut().poll(cx);
+        if output.is_pending() {
+            let _ = side.as_mut().poll(cx);
+        }
+        output
+    })
+    .await
 }
 
 /// `future`'s output, and when it finished counted from `since` (for the send timings).
@@ -251,6 +271,30 @@ mod tests {
         let mut pushed = w.notifier.pushed_to();
         pushed.sort();
         assert_eq!(pushed, vec!["a2".to_owned(), "b1".to_owned()], "sender's own connection is skipped");
+    }
+
+    #[tokio::test]
+    async fn the_recipients_push_does_not_wait_for_the_senders_look_up() {
+        let w = World::new();
+        w.connect(w.alice, "a2").await;
+        w.connect(w.bob, "b1").await;
+        w.send(w.alice, "a1", w.conversation, "first", None).await.unwrap();
+        w.registry.hold(w.alice);
+        let send = w.send(w.alice, "a1", w.conversation, "second", None);
+        let watch = async {
+            // Bob has the message while Alice's look-up is still held; then let it through.
+            while w.notifier.pushed_to().iter().filter(|c| *c == "b1").count() < 2 {
+                tokio::task::yield_now().await;
+            }
+            assert!(!w.notifier.pushed_to()[2..].contains(&"a2".to_owned()), "alice's devices wait for her look-up");
+            w.registry.release(w.alice);
+        };
+        let (sent, ()) = tokio::time::timeout(std::time::Duration::from_secs(5), async { tokio::join!(send, watch) })
+            .await
+            .expect("bob's push waited for alice's look-up");
+        let second = sent.unwrap();
+        assert_eq!(second.status, MessageStatus::Delivered);
+        assert_eq!(w.notifier.pushed_to()[2..], ["b1".to_owned(), "a2".to_owned()], "her other device still gets it");
     }
 
     #[tokio::test]
