@@ -128,14 +128,14 @@ pub async fn send_message(
         }
         let pushed = started.elapsed();
         if report.delivered[0] == 0 {
-            return (message.clone(), pushed);
+            return (None, pushed);
         }
         match messages.mark_delivered(message.id, clock.now()).await {
-            Ok(updated) => (updated, pushed),
+            Ok(updated) => (Some(updated), pushed),
             Err(error) => {
                 // Stored and pushed; only the status lags. Sync will deliver it again.
                 tracing::warn!(message = %message.id, %error, "could not mark a pushed message delivered");
-                (message.clone(), pushed)
+                (None, pushed)
             }
         }
     };
@@ -145,7 +145,7 @@ pub async fn send_message(
         fanout.push_looked_up(&[sender], vec![Some(connections)], sender_connection, &payload).await;
         looked_up_at
     };
-    let ((outcome, pushed), looked_up_at) = tokio::join!(deliver, to_other_devices);
+    let ((delivered, pushed), looked_up_at) = tokio::join!(deliver, to_other_devices);
     // Where a send's time goes (RUST_LOG=chat_shared::app::send_message=debug): a profile of
     // the send path that costs nothing when the level is off. `lookup_us` (the sender's look-up)
     // counts from the start, the others from the end of the stage before; `push_us` is the
@@ -159,7 +159,7 @@ pub async fn send_message(
         mark_us = (started.elapsed().saturating_sub(pushed)).as_micros() as u64,
         "message:send timings"
     );
-    Ok(outcome)
+    Ok(delivered.unwrap_or(message))
 }
 
 /// Runs `main` to completion while also driving `side` (which keeps its own output), so work
