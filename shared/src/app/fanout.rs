@@ -43,25 +43,10 @@ struct UserOutcome {
 impl Fanout<'_> {
     /// Pushes `payload` to every connection of each target user, except `skip` (the sender's own
     /// connection). Failures are logged and counted, never returned: the message is already
-    /// stored and reachable by sync.
+    /// stored and reachable by sync. Each target is its own pipeline (look-up, then its pushes),
+    /// all running concurrently.
     pub async fn push(&self, targets: &[UserId], skip: Option<&ConnectionId>, payload: &[u8]) -> FanoutReport {
-        self.push_looked_up(targets, targets.iter().map(|_| None).collect(), skip, payload).await
-    }
-
-    /// As [`Fanout::push`], with the connections of some targets already looked up (`Some`, in
-    /// the order of `targets`; a caller starts a look-up early to overlap it with other work).
-    ///
-    /// Each target is its own pipeline (look-up, then its pushes), all running concurrently: the
-    /// recipient's push never waits for the look-up of the sender's other devices.
-    pub async fn push_looked_up(
-        &self,
-        targets: &[UserId],
-        known: Vec<Option<Lookup>>,
-        skip: Option<&ConnectionId>,
-        payload: &[u8],
-    ) -> FanoutReport {
-        let outcomes =
-            join_all(targets.iter().zip(known).map(|(user, known)| self.push_user(*user, known, skip, payload))).await;
+        let outcomes = join_all(targets.iter().map(|user| self.push_user(*user, None, skip, payload))).await;
         let mut report = FanoutReport::default();
         for outcome in outcomes {
             report.delivered.push(outcome.delivered);
@@ -69,6 +54,19 @@ impl Fanout<'_> {
             report.failed += outcome.failed;
         }
         report
+    }
+
+    /// As [`Fanout::push`] to one user, whose connections are already looked up when `known` is
+    /// `Some` (a caller starts a look-up early to overlap it with other work). Returns how many
+    /// connections took the frame.
+    pub async fn push_looked_up(
+        &self,
+        user: UserId,
+        known: Option<Lookup>,
+        skip: Option<&ConnectionId>,
+        payload: &[u8],
+    ) -> usize {
+        self.push_user(user, known, skip, payload).await.delivered
     }
 
     async fn push_user(

@@ -120,14 +120,15 @@ pub async fn send_message(
     // Two pipelines: the recipient's push, then the delivered mark; the sender's other devices
     // once their look-up is in. The answer waits for both.
     let deliver = async {
-        let recipient = [message.recipient_id];
-        let report = fanout.push_looked_up(&recipient, vec![recipient_connections], sender_connection, &payload);
-        let (report, typing) = tokio::join!(report, deps.typing.stopped(message.conversation_id, sender));
+        let (delivered, typing) = tokio::join!(
+            fanout.push_looked_up(message.recipient_id, recipient_connections, sender_connection, &payload),
+            deps.typing.stopped(message.conversation_id, sender)
+        );
         if let Err(error) = typing {
             tracing::debug!(%error, "could not clear the sender's typing state; it expires by itself");
         }
         let pushed = started.elapsed();
-        if report.delivered[0] == 0 {
+        if delivered == 0 {
             return (None, pushed);
         }
         match messages.mark_delivered(message.id, clock.now()).await {
@@ -142,7 +143,7 @@ pub async fn send_message(
     let to_other_devices = async {
         sender_lookup.as_mut().await;
         let (connections, looked_up_at) = sender_lookup.as_mut().take_output().expect("the look-up has finished");
-        fanout.push_looked_up(&[sender], vec![Some(connections)], sender_connection, &payload).await;
+        fanout.push_looked_up(sender, Some(connections), sender_connection, &payload).await;
         looked_up_at
     };
     let ((delivered, pushed), looked_up_at) = tokio::join!(deliver, to_other_devices);
