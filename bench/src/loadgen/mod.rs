@@ -12,7 +12,8 @@
 //! - [`api`]: the HTTP API client (hyper, rustls) and the TLS settings.
 //! - [`tokens`]: dev tokens from a secret, or a token file.
 //! - [`pg`]: the PostgreSQL cross-check, and the optional direct load.
-//! - [`procfs`]: VmRSS and CPU of the server's processes.
+//! - [`procfs`]: VmRSS and CPU of the server's processes, and of the machine.
+//! - [`stalls`]: the machine's wake-up delay, from a thread that only sleeps.
 //! - [`report`], [`svg`]: Markdown, JSON and the plots.
 //!
 //! A run owns its users (`bench-<run>-<n>`, or the token file's) and tags its messages with
@@ -28,6 +29,7 @@ pub mod report;
 pub mod rest;
 pub mod scenario;
 pub mod schedule;
+pub mod stalls;
 pub mod stats;
 pub mod svg;
 pub mod tokens;
@@ -315,6 +317,7 @@ impl Context {
         let now = self.watch.sample();
         phase.cpu = self.watch.usage(before, &now);
         phase.machine = self.watch.machine_usage(before, &now);
+        phase.stalls = CpuWatch::stalls(before, &now);
     }
 
     /// A CPU sample to pass to [`Context::phase`] at its end.

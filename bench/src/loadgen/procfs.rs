@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::stalls::{Lateness, StallMeter, StallSample, lateness_between};
 use crate::coldstart::process::{stat_cpu_ticks, stat_ppid};
 
 /// `USER_HZ`: the unit of the CPU times in `/proc/<pid>/stat` (100 on every Linux ABI).
@@ -109,18 +110,21 @@ pub struct CpuSample {
     at: Instant,
     ticks: Vec<Option<u64>>,
     machine: Option<(u64, u64)>,
+    stalls: Option<StallSample>,
 }
 
-/// The watched processes, this process included as `chat-bench`.
+/// The watched processes, this process included as `chat-bench`, and the stall meter.
 #[derive(Debug, Clone)]
 pub struct CpuWatch {
     processes: Vec<Watched>,
+    stalls: Option<StallMeter>,
 }
 
 impl CpuWatch {
+    /// Also starts the stall meter's thread (none if it cannot be spawned).
     pub fn new(mut processes: Vec<Watched>) -> Self {
         processes.push(Watched { name: "chat-bench".to_owned(), pid: std::process::id() });
-        Self { processes }
+        Self { processes, stalls: StallMeter::start().ok() }
     }
 
     pub fn sample(&self) -> CpuSample {
@@ -128,7 +132,13 @@ impl CpuWatch {
             at: Instant::now(),
             ticks: self.processes.iter().map(|p| cpu_ticks(p.pid)).collect(),
             machine: machine_ticks(),
+            stalls: self.stalls.as_ref().map(StallMeter::sample),
         }
+    }
+
+    /// How late the stall meter's 1 ms sleeps woke between two samples.
+    pub fn stalls(before: &CpuSample, after: &CpuSample) -> Option<Lateness> {
+        lateness_between(before.stalls.as_ref()?, after.stalls.as_ref()?)
     }
 
     /// The machine's busy and stolen CPU between two samples (`None` where `/proc/stat` could

@@ -13,6 +13,7 @@ use super::ledger::Counts;
 use super::pg::CrossCheck;
 use super::procfs::{CpuUsage, MachineUsage};
 use super::rest::{Pace, RequestRun};
+use super::stalls::Lateness;
 use super::stats::{LatencySummary, Recorder, TimelinePoint};
 use super::svg::{Series, percentile_plot, timeline_plot};
 use crate::Error;
@@ -41,6 +42,9 @@ pub struct PhaseReport {
     pub cpu: Vec<CpuUsage>,
     /// The whole machine's CPU over the phase, and what the hypervisor took.
     pub machine: Option<MachineUsage>,
+    /// How late a thread of chat-bench that only sleeps 1 ms at a time woke up over the phase:
+    /// the wait for a CPU that every process on the machine saw (the load's and the host's).
+    pub stalls: Option<Lateness>,
 }
 
 impl PhaseReport {
@@ -58,6 +62,7 @@ impl PhaseReport {
             timeline: BTreeMap::new(),
             cpu: Vec::new(),
             machine: None,
+            stalls: None,
         }
     }
 
@@ -252,8 +257,10 @@ impl RunReport {
         if self.phases.iter().any(|p| !p.cpu.is_empty()) {
             out.push_str("\nCPU, % of one core (the machine has ");
             let _ = write!(out, "{}", std::thread::available_parallelism().map_or(0, std::num::NonZero::get));
-            out.push_str("; steal is CPU time the hypervisor gave to others):\n\n");
-            out.push_str("| phase | processes | machine busy | steal |\n|---|---|---:|---:|\n");
+            out.push_str("; steal is CPU time the hypervisor gave to others; wake-up delay is how late a thread that ");
+            out.push_str("only sleeps 1 ms at a time woke, p99.9 / max: the wait for a CPU that every process on ");
+            out.push_str("the machine saw, from the load and from the host):\n\n");
+            out.push_str("| phase | processes | machine busy | steal | wake-up delay ms |\n|---|---|---:|---:|---:|\n");
             for p in self.phases.iter().filter(|p| !p.cpu.is_empty()) {
                 let cpu: Vec<String> =
                     p.cpu.iter().map(|c| format!("{} {:.0} %", c.name, c.percent_of_a_core)).collect();
@@ -261,7 +268,8 @@ impl RunReport {
                     || ("?".to_owned(), "?".to_owned()),
                     |m| (format!("{:.0} %", m.busy_percent_of_a_core), format!("{:.1} %", m.steal_percent_of_a_core)),
                 );
-                let _ = writeln!(out, "| {} | {} | {busy} | {steal} |", p.name, cpu.join(", "));
+                let stalls = p.stalls.map_or_else(|| "?".to_owned(), |s| format!("{:.1} / {:.1}", s.p999_ms, s.max_ms));
+                let _ = writeln!(out, "| {} | {} | {busy} | {steal} | {stalls} |", p.name, cpu.join(", "));
             }
         }
 
