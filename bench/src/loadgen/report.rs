@@ -42,7 +42,7 @@ pub struct PhaseReport {
     pub cpu: Vec<CpuUsage>,
     /// The whole machine's CPU over the phase, and what the hypervisor took.
     pub machine: Option<MachineUsage>,
-    /// How late a thread of chat-bench that only sleeps 1 ms at a time woke up over the phase:
+    /// How late a thread of chat-bench that only sleeps 2 ms at a time woke up over the phase:
     /// the wait for a CPU that every process on the machine saw (the load's and the host's).
     pub stalls: Option<Lateness>,
 }
@@ -169,6 +169,24 @@ pub struct Knee {
     pub last_good_rate: Option<f64>,
     /// The busiest process in the first step that was not good (or the last step).
     pub busiest: Option<CpuUsage>,
+    /// The whole machine in that step: when its cores are nearly all busy, no one process is
+    /// the bottleneck; the machine is.
+    pub machine: Option<MachineUsage>,
+}
+
+/// From this share of all cores busy, the knee report names the machine as what ran out.
+const MACHINE_SATURATED: f64 = 0.85;
+
+/// The knee report's line on the whole machine in the step that was not good.
+fn machine_at_the_limit(machine: &MachineUsage, cores: usize) -> String {
+    let share = machine.busy_percent_of_a_core / (100.0 * cores as f64);
+    format!(
+        "The machine at the limit: {:.0} % of one core busy, {:.0} % of its {cores} cores (steal {:.1} %){}",
+        machine.busy_percent_of_a_core,
+        100.0 * share,
+        machine.steal_percent_of_a_core,
+        if share >= MACHINE_SATURATED { ": the cores ran out before any one process did" } else { "" }
+    )
 }
 
 /// Everything one run measured.
@@ -258,7 +276,7 @@ impl RunReport {
             out.push_str("\nCPU, % of one core (the machine has ");
             let _ = write!(out, "{}", std::thread::available_parallelism().map_or(0, std::num::NonZero::get));
             out.push_str("; steal is CPU time the hypervisor gave to others; wake-up delay is how late a thread that ");
-            out.push_str("only sleeps 1 ms at a time woke, p99.9 / max: the wait for a CPU that every process on ");
+            out.push_str("only sleeps 2 ms at a time woke, p99.9 / max: the wait for a CPU that every process on ");
             out.push_str("the machine saw, from the load and from the host):\n\n");
             out.push_str("| phase | processes | machine busy | steal | wake-up delay ms |\n|---|---|---:|---:|---:|\n");
             for p in self.phases.iter().filter(|p| !p.cpu.is_empty()) {
@@ -301,6 +319,10 @@ impl RunReport {
                     "Busiest process at the limit: {} (pid {}) at {:.0} % of one core",
                     busiest.name, busiest.pid, busiest.percent_of_a_core
                 );
+            }
+            if let Some(machine) = &knee.machine {
+                let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+                let _ = writeln!(out, "{}", machine_at_the_limit(machine, cores));
             }
         }
 
@@ -420,4 +442,22 @@ fn plots(phase: &PhaseReport, title: &str) -> (String, String) {
 /// Formats a latency check's measured side.
 pub fn ms(value: f64) -> String {
     format!("{value:.2} ms")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_knee_names_the_machine_only_when_its_cores_ran_out() {
+        let machine = |busy| MachineUsage { busy_percent_of_a_core: busy, steal_percent_of_a_core: 0.8 };
+        let saturated = machine_at_the_limit(&machine(179.4), 2);
+        assert_eq!(
+            saturated,
+            "The machine at the limit: 179 % of one core busy, 90 % of its 2 cores (steal 0.8 %): \
+             the cores ran out before any one process did"
+        );
+        let spare = machine_at_the_limit(&machine(120.0), 2);
+        assert!(spare.ends_with("60 % of its 2 cores (steal 0.8 %)"), "{spare}");
+    }
 }

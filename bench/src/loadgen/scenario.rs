@@ -278,7 +278,8 @@ pub async fn burst(context: &mut Context, args: &BurstArgs) -> Result<Option<Str
 /// Set-up failed.
 pub async fn knee(context: &mut Context, args: &KneeArgs) -> Result<Option<String>, Error> {
     let mut fleet = context.fleet(args.population, true, true).await?;
-    let mut knee = Knee { p99_limit_ms: args.p99_ms, steps: Vec::new(), last_good_rate: None, busiest: None };
+    let mut knee =
+        Knee { p99_limit_ms: args.p99_ms, steps: Vec::new(), last_good_rate: None, busiest: None, machine: None };
     let mut plot = None;
     for (step, &rate) in args.rates.iter().enumerate() {
         let name = format!("knee {rate:.0}/s");
@@ -320,6 +321,7 @@ pub async fn knee(context: &mut Context, args: &KneeArgs) -> Result<Option<Strin
             reason,
         });
         knee.busiest = phase.cpu.iter().max_by(|a, b| a.percent_of_a_core.total_cmp(&b.percent_of_a_core)).cloned();
+        knee.machine = phase.machine;
         // Plot the last good step, or the first step when none was good.
         if good || plot.is_none() {
             plot = Some(name);

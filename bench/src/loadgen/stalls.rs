@@ -1,5 +1,5 @@
 //! How long a ready thread waits for a CPU on this machine, measured beside the run: a thread
-//! that does nothing but sleep 1 ms at a time records how late each wake-up comes (the idea of
+//! that does nothing but sleep 2 ms at a time records how late each wake-up comes (the idea of
 //! jHiccup). It shares nothing with the server but the machine, so its delay is what every
 //! process there saw: the run's own load on the cores, and the host's pauses (a vCPU not run, a
 //! paused VM). When the server's latencies jump and this thread also woke tens of milliseconds
@@ -12,7 +12,8 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 /// How long the thread asks to sleep each time.
-const INTERVAL: Duration = Duration::from_millis(1);
+/// (2 ms: 500 wake-ups a second cost about 1 % of a core here; 1 ms cost twice that.)
+const INTERVAL: Duration = Duration::from_millis(2);
 
 /// The largest lateness recorded exactly: one minute.
 const MAX_MICROS: u64 = 60_000_000;
@@ -106,7 +107,7 @@ mod tests {
         let before = meter.sample();
         std::thread::sleep(Duration::from_millis(50));
         let window = lateness_between(&before, &meter.sample()).expect("the sleeper woke in 50 ms");
-        assert!(window.wakeups >= 5 && window.wakeups <= 50, "{window:?}");
+        assert!(window.wakeups >= 3 && window.wakeups <= 25, "{window:?}");
         assert!(window.max_ms >= window.p999_ms && window.p999_ms >= window.p99_ms, "{window:?}");
     }
 }
