@@ -136,7 +136,7 @@ impl CpuWatch {
         }
     }
 
-    /// How late the stall meter's 1 ms sleeps woke between two samples.
+    /// How late the stall meter's sleeps woke between two samples.
     pub fn stalls(before: &CpuSample, after: &CpuSample) -> Option<Lateness> {
         lateness_between(before.stalls.as_ref()?, after.stalls.as_ref()?)
     }
