@@ -21,9 +21,9 @@ import time
 
 def emulator_pid(port):
     out = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True).stdout
-    for part in out.split("pid=")[1:]:
-        return int(part.split(",")[0])
-    sys.exit(f"nothing listens on port {port}")
+    if "pid=" not in out:
+        sys.exit(f"nothing listens on port {port}")
+    return int(out.split("pid=", 1)[1].split(",", 1)[0])
 
 
 def cpu_seconds(pid):

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::stalls::{Lateness, StallMeter, StallSample, lateness_between};
+use super::stalls::{StallMeter, StallSample, lateness_between};
+use super::stats::LatencySummary;
 use crate::coldstart::process::{stat_cpu_ticks, stat_ppid};
 
 /// `USER_HZ`: the unit of the CPU times in `/proc/<pid>/stat` (100 on every Linux ABI).
@@ -137,7 +138,7 @@ impl CpuWatch {
     }
 
     /// How late the stall meter's sleeps woke between two samples.
-    pub fn stalls(before: &CpuSample, after: &CpuSample) -> Option<Lateness> {
+    pub fn stalls(before: &CpuSample, after: &CpuSample) -> Option<LatencySummary> {
         lateness_between(before.stalls.as_ref()?, after.stalls.as_ref()?)
     }
 

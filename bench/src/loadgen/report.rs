@@ -13,7 +13,6 @@ use super::ledger::Counts;
 use super::pg::CrossCheck;
 use super::procfs::{CpuUsage, MachineUsage};
 use super::rest::{Pace, RequestRun};
-use super::stalls::Lateness;
 use super::stats::{LatencySummary, Recorder, TimelinePoint};
 use super::svg::{Series, percentile_plot, timeline_plot};
 use crate::Error;
@@ -44,7 +43,7 @@ pub struct PhaseReport {
     pub machine: Option<MachineUsage>,
     /// How late a thread of chat-bench that only sleeps 2 ms at a time woke up over the phase:
     /// the wait for a CPU that every process on the machine saw (the load's and the host's).
-    pub stalls: Option<Lateness>,
+    pub stalls: Option<LatencySummary>,
 }
 
 impl PhaseReport {

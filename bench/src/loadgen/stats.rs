@@ -30,8 +30,7 @@ impl Default for Recorder {
 
 impl Recorder {
     pub fn new() -> Self {
-        let histogram = Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("static histogram bounds are valid");
-        Self { histogram, samples: Vec::new() }
+        Self { histogram: micros_histogram(), samples: Vec::new() }
     }
 
     /// Records `latency` of an operation scheduled `at_secs` after the phase's origin.
@@ -47,21 +46,7 @@ impl Recorder {
 
     /// The summary of the report table.
     pub fn summary(&self) -> LatencySummary {
-        let h = &self.histogram;
-        let ms = |micros: u64| micros as f64 / 1000.0;
-        if h.is_empty() {
-            return LatencySummary::default();
-        }
-        LatencySummary {
-            count: h.len(),
-            mean_ms: h.mean() / 1000.0,
-            p50_ms: ms(h.value_at_quantile(0.50)),
-            p90_ms: ms(h.value_at_quantile(0.90)),
-            p95_ms: ms(h.value_at_quantile(0.95)),
-            p99_ms: ms(h.value_at_quantile(0.99)),
-            p999_ms: ms(h.value_at_quantile(0.999)),
-            max_ms: ms(h.max()),
-        }
+        summarize(&self.histogram)
     }
 
     /// `[percentile, ms]` points from 0 % to 99.99 %, evenly spaced on the nines axis, then
@@ -107,6 +92,29 @@ impl Recorder {
             start = end;
         }
         points
+    }
+}
+
+/// An empty histogram of microseconds, 1 µs to an hour, 3 significant digits.
+pub fn micros_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("static histogram bounds are valid")
+}
+
+/// The summary of a histogram of microseconds (all zero when it is empty).
+pub fn summarize(h: &Histogram<u64>) -> LatencySummary {
+    let ms = |micros: u64| micros as f64 / 1000.0;
+    if h.is_empty() {
+        return LatencySummary::default();
+    }
+    LatencySummary {
+        count: h.len(),
+        mean_ms: h.mean() / 1000.0,
+        p50_ms: ms(h.value_at_quantile(0.50)),
+        p90_ms: ms(h.value_at_quantile(0.90)),
+        p95_ms: ms(h.value_at_quantile(0.95)),
+        p99_ms: ms(h.value_at_quantile(0.99)),
+        p999_ms: ms(h.value_at_quantile(0.999)),
+        max_ms: ms(h.max()),
     }
 }
 
