@@ -23,42 +23,9 @@ struct StoreState {
 }
 
 #[derive(Debug, Default)]
-pub struct FakeStore(Mutex<StoreState>, Gate);
-
-/// When set, callers wait here until let through (each release lets one through).
-#[derive(Debug, Default)]
-struct Gate(Mutex<Option<Arc<tokio::sync::Semaphore>>>);
-
-impl Gate {
-    fn close(&self) {
-        *self.0.lock().unwrap() = Some(Arc::new(tokio::sync::Semaphore::new(0)));
-    }
-
-    fn let_one_through(&self) {
-        if let Some(gate) = &*self.0.lock().unwrap() {
-            gate.add_permits(1);
-        }
-    }
-
-    async fn pass(&self) {
-        let gate = self.0.lock().unwrap().clone();
-        if let Some(gate) = gate {
-            gate.acquire().await.expect("never closed").forget();
-        }
-    }
-}
+pub struct FakeStore(Mutex<StoreState>);
 
 impl FakeStore {
-    /// From now on, appends wait until released.
-    pub fn hold_appends(&self) {
-        self.1.close();
-    }
-
-    /// Lets one held append through.
-    pub fn release_append(&self) {
-        self.1.let_one_through();
-    }
-
     pub fn add_user(&self, name: &str) -> UserId {
         let id = UserId::from_subject(name);
         self.0.lock().unwrap().users.insert(id, name.to_owned());
@@ -176,7 +143,6 @@ impl ConversationStore for FakeStore {
 #[async_trait]
 impl MessageStore for FakeStore {
     async fn append_message(&self, new: NewMessage) -> Result<AppendOutcome, PortError> {
-        self.1.pass().await;
         let mut s = self.0.lock().unwrap();
         if s.down {
             return Err(down());
@@ -309,10 +275,8 @@ impl MessageStore for FakeStore {
 #[derive(Debug, Default)]
 pub struct FakeRegistry {
     connections: Mutex<Vec<Connection>>,
-    /// Every look-up asked for, in order.
-    looked_up: Mutex<Vec<UserId>>,
     /// Users whose look-ups wait for a [`FakeRegistry::release`] (each release lets one through).
-    held: Mutex<HashMap<UserId, Arc<Gate>>>,
+    held: Mutex<HashMap<UserId, Arc<tokio::sync::Semaphore>>>,
 }
 
 impl FakeRegistry {
@@ -320,22 +284,15 @@ impl FakeRegistry {
         self.connections.lock().unwrap().iter().filter(|c| c.user_id == user).map(|c| c.connection_id.clone()).collect()
     }
 
-    /// The users whose connections were asked for so far, in order.
-    pub fn looked_up(&self) -> Vec<UserId> {
-        self.looked_up.lock().unwrap().clone()
-    }
-
     /// From now on, look-ups of `user` wait until released.
     pub fn hold(&self, user: UserId) {
-        let gate = Gate::default();
-        gate.close();
-        self.held.lock().unwrap().insert(user, Arc::new(gate));
+        self.held.lock().unwrap().insert(user, Arc::new(tokio::sync::Semaphore::new(0)));
     }
 
     /// Lets one held look-up of `user` through.
     pub fn release(&self, user: UserId) {
         if let Some(gate) = self.held.lock().unwrap().get(&user) {
-            gate.let_one_through();
+            gate.add_permits(1);
         }
     }
 }
@@ -353,10 +310,9 @@ impl ConnectionRegistry for FakeRegistry {
     }
 
     async fn connections_of(&self, user: UserId) -> Result<Vec<ConnectionId>, PortError> {
-        self.looked_up.lock().unwrap().push(user);
         let gate = self.held.lock().unwrap().get(&user).cloned();
         if let Some(gate) = gate {
-            gate.pass().await;
+            gate.acquire().await.expect("never closed").forget();
         }
         Ok(self.connections_of_sync(user))
     }

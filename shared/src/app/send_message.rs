@@ -2,15 +2,13 @@
 
 use std::pin::{Pin, pin};
 
-use futures_util::future::maybe_done;
+use futures_util::future::{OptionFuture, maybe_done};
 
 use crate::config::OnLimiterFailure;
 use crate::domain::{
     ClientMessageId, ConnectionId, ConversationId, Message, MessageContent, MessageId, MessageStatus, UserId,
 };
-use crate::ports::{
-    AppendOutcome, Clock, ConversationStore, Limit, MessageStore, NewMessage, RateLimiter, TypingTracker,
-};
+use crate::ports::{AppendOutcome, Clock, Limit, MessageStore, NewMessage, RateLimiter, TypingTracker};
 use crate::protocol::{MessageDto, PushEvent, SendMessageFrame};
 
 use super::{AppError, Fanout, KnownParticipants, rate_limit};
@@ -19,8 +17,6 @@ use super::{AppError, Fanout, KnownParticipants, rate_limit};
 #[derive(Debug, Clone, Copy)]
 pub struct SendMessageDeps<'a> {
     pub messages: &'a dyn MessageStore,
-    /// Where the recipient comes from when `participants` has not seen the conversation.
-    pub conversations: &'a dyn ConversationStore,
     pub fanout: Fanout<'a>,
     pub clock: &'a dyn Clock,
     pub limiter: &'a dyn RateLimiter,
@@ -80,28 +76,12 @@ pub async fn send_message(
     let SendMessageDeps { messages, fanout, clock, .. } = deps;
     let started = std::time::Instant::now();
     // The connection look-ups read nothing the send changes, so they run from the start, while
-    // the rate limit is checked and the message stored: the recipient's (asked first: the
-    // delivery waits for it), and the sender's other devices. The recipient is known when this
-    // process has seen the conversation; otherwise the conversation's participants are read
-    // alongside the rate-limit check (one primary-key read, once per conversation and process),
-    // so the look-up still overlaps the append. A look-up is wasted only when the send is
-    // refused; nothing is pushed before the append succeeds, and only to the recipient the
-    // append names.
-    let known_recipient = deps.participants.other(command.conversation_id, sender);
-    let recipient_lookup = async {
-        let recipient = match known_recipient {
-            Some(recipient) => recipient,
-            None => match deps.conversations.participants(command.conversation_id).await {
-                Ok(participants) => participants.and_then(|p| p.other(sender))?,
-                Err(error) => {
-                    // The look-up follows the append instead, as for a refused read.
-                    tracing::debug!(%error, "could not read the participants ahead of the append");
-                    return None;
-                }
-            },
-        };
-        Some((recipient, fanout.registry.connections_of(recipient).await))
-    };
+    // the rate limit is checked and the message stored: the recipient's when this process knows
+    // the conversation (asked first: the delivery waits for it), and the sender's other devices.
+    // A look-up is wasted only when the send is refused; nothing is pushed before the append
+    // succeeds.
+    let early_recipient = deps.participants.other(command.conversation_id, sender);
+    let recipient_lookup = OptionFuture::from(early_recipient.map(|r| fanout.registry.connections_of(r)));
     let store = async {
         rate_limit::enforce(deps.limiter, deps.on_limiter_failure, Limit::Messages, sender).await?;
         let limited = started.elapsed();
@@ -134,9 +114,7 @@ pub async fn send_message(
     };
     let stored = started.elapsed();
     deps.participants.remember(message.conversation_id, message.sender_id, message.recipient_id);
-    let recipient_connections = recipient_connections
-        .filter(|(recipient, _)| *recipient == message.recipient_id)
-        .map(|(_, connections)| connections);
+    let recipient_connections = recipient_connections.filter(|_| early_recipient == Some(message.recipient_id));
 
     let payload = super::event_payload(PushEvent::MESSAGE_RECEIVED, &MessageDto::from(&message));
     // Two pipelines: the recipient's push, then the delivered mark; the sender's other devices
@@ -271,7 +249,6 @@ mod tests {
             };
             let deps = SendMessageDeps {
                 messages: &self.store,
-                conversations: &self.store,
                 fanout: Fanout { registry: &self.registry, notifier: &self.notifier },
                 clock: &self.clock,
                 limiter: &self.limiter,
@@ -319,42 +296,6 @@ mod tests {
         let second = sent.unwrap();
         assert_eq!(second.status, MessageStatus::Delivered);
         assert_eq!(w.notifier.pushed_to()[2..], ["b1".to_owned(), "a2".to_owned()], "her other device still gets it");
-    }
-
-    #[tokio::test]
-    async fn a_conversation_new_to_the_process_has_its_recipient_looked_up_while_the_message_is_stored() {
-        let w = World::new();
-        w.connect(w.bob, "b1").await;
-        w.store.hold_appends();
-        let send = w.send(w.alice, "a1", w.conversation, "first", None);
-        let watch = async {
-            while !w.registry.looked_up().contains(&w.bob) {
-                tokio::task::yield_now().await;
-            }
-            assert_eq!(w.store.message_count(), 0, "bob's look-up started before the message was stored");
-            w.store.release_append();
-        };
-        let (sent, ()) = tokio::time::timeout(std::time::Duration::from_secs(5), async { tokio::join!(send, watch) })
-            .await
-            .expect("bob was looked up only after the append");
-        assert_eq!(sent.unwrap().status, MessageStatus::Delivered);
-        assert_eq!(w.notifier.pushed_to(), ["b1".to_owned()]);
-        assert_eq!(
-            w.registry.looked_up().iter().filter(|u| **u == w.bob).count(),
-            1,
-            "the early look-up is the one used"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_non_participant_starts_no_look_up_of_the_participants() {
-        let w = World::new();
-        let mallory = w.store.add_user("mallory");
-        w.connect(w.bob, "b1").await;
-        let refused = w.send(mallory, "m1", w.conversation, "hi", None).await;
-        assert!(matches!(refused, Err(AppError::Forbidden(_))), "{refused:?}");
-        assert!(!w.registry.looked_up().contains(&w.bob), "nobody's connections are read for a stranger");
-        assert!(w.notifier.pushed_to().is_empty());
     }
 
     #[tokio::test]

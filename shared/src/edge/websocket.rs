@@ -242,7 +242,6 @@ impl Handler for WsDefault {
 #[derive(Debug, Clone)]
 pub struct WsSendMessage {
     messages: Arc<dyn MessageStore>,
-    conversations: Arc<dyn ConversationStore>,
     push: Push,
     clock: Arc<dyn Clock>,
     limiter: Arc<dyn RateLimiter>,
@@ -255,10 +254,8 @@ impl WsSendMessage {
     /// # Errors
     /// `APIGW_MANAGEMENT_ENDPOINT` is not configured.
     pub fn new(s: &Services) -> Result<Self, Cause> {
-        let store = Arc::new(s.store.clone());
         Ok(Self {
-            messages: store.clone(),
-            conversations: store,
+            messages: Arc::new(s.store.clone()),
             push: Push::new(s)?,
             clock: s.clock.clone(),
             limiter: Arc::new(s.rate_limiter()),
@@ -282,7 +279,6 @@ impl Handler for WsSendMessage {
         let ClientFrame::SendMessage(frame) = frame else { return no_route(&frame, request_id) };
         let deps = SendMessageDeps {
             messages: &*self.messages,
-            conversations: &*self.conversations,
             fanout: self.push.fanout(),
             clock: &*self.clock,
             limiter: &*self.limiter,
