@@ -18,13 +18,15 @@
 # missed, 2 on errors. CHAT_LOCAL_LOG (chat-local's RUST_LOG, default warn) sets what goes to
 # target/chat-bench/chat-local.log; `warn,chat_shared::app::send_message=debug` times each send.
 # BENCH_ALLOCATOR=system builds chat-local with the system allocator instead of mimalloc.
+# BENCH_SERVER_BIN=PATH runs that chat-local binary instead of building one (A/B comparisons of
+# two versions on the same machine, interleaved).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 log() { printf '==> load.sh: %s\n' "$*" >&2; }
 
 if [[ $# -eq 0 || "$1" == -* ]]; then
-  sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   [[ $# -gt 0 ]] && exec "$ROOT/target/tools/chat-bench" "$@"
   exit 2
 fi
@@ -52,7 +54,12 @@ cargo build --quiet --profile tools -p chat-bench --bin chat-bench
 # own, so that chat-bench's use of the library does not turn the default feature back on).
 LOCAL_FEATURES=()
 [[ "${BENCH_ALLOCATOR:-mimalloc}" == system ]] && LOCAL_FEATURES=(--no-default-features)
-cargo build --quiet --profile tools -p chat-local --bin chat-local "${LOCAL_FEATURES[@]}"
+SERVER_BIN="${BENCH_SERVER_BIN:-target/tools/chat-local}"
+if [[ -z "${BENCH_SERVER_BIN:-}" ]]; then
+  cargo build --quiet --profile tools -p chat-local --bin chat-local "${LOCAL_FEATURES[@]}"
+else
+  log "chat-local: $SERVER_BIN (BENCH_SERVER_BIN, not built here)"
+fi
 
 # 10,000 connections need 10,000 descriptors in each process; raise the soft limit as far as allowed.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -68,7 +75,7 @@ export RATE_LIMIT_REST_PER_MINUTE=1000000000
 # chat-local stands for many Lambda containers, each with its own connection; with the default
 # 4 pooled connections, marking messages delivered queued for the pool at 1,000 msg/s.
 export DATABASE_POOL_SIZE="${DATABASE_POOL_SIZE:-8}"
-RUST_LOG="${CHAT_LOCAL_LOG:-warn}" target/tools/chat-local serve --ws-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 \
+RUST_LOG="${CHAT_LOCAL_LOG:-warn}" "$SERVER_BIN" serve --ws-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 \
   >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
 stop_server() {

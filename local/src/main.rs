@@ -170,11 +170,17 @@ async fn setup(with_table: bool) -> Result<(), BoxError> {
     let applied = if report.applied.is_empty() { "nothing to apply".to_owned() } else { report.applied.join(", ") };
     println!("migrations on {}: {applied}; now at {current}", database_label(&config.database_url));
     if with_table {
-        let table = config.connections_table.clone();
+        let (table, ttl) = (config.connections_table.clone(), config.connection_ttl);
         let services = chat_shared::edge::Services::from_config(config).await?;
         let created = services.registry.ensure_table().await.map_err(|e| format!("DynamoDB table {table}: {e}"))?;
         let what = if created { "created" } else { "already exists" };
         println!("DynamoDB table {table}: {what}");
+        let expires_at = chrono::Utc::now().timestamp() + i64::try_from(ttl.as_secs()).unwrap_or(7200);
+        let adopted =
+            services.registry.adopt_legacy_connections(expires_at).await.map_err(|e| format!("{table}: {e}"))?;
+        if adopted > 0 {
+            println!("DynamoDB table {table}: {adopted} connections of the earlier layout moved into user items");
+        }
     }
     Ok(())
 }

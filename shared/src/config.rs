@@ -22,7 +22,7 @@ pub struct Config {
     /// Base URL of the API Gateway Management API, `https://{api}.execute-api.{region}.amazonaws.com/{stage}`
     /// (`APIGW_MANAGEMENT_ENDPOINT`).
     pub management_endpoint: Option<String>,
-    /// How long a connection item lives (`CONNECTION_TTL_SECONDS`; API Gateway closes sockets after 2 hours).
+    /// How long a connection lives in the registry (`CONNECTION_TTL_SECONDS`; API Gateway closes sockets after 2 hours).
     pub connection_ttl: Duration,
     /// Timeout for each outbound call to PostgreSQL, DynamoDB and the management API (`OUTBOUND_TIMEOUT_MS`).
     pub outbound_timeout: Duration,

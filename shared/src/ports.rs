@@ -282,13 +282,20 @@ pub struct Connection {
     pub expires_at: DateTime<Utc>,
 }
 
-/// The connection map (connection id <-> user).
+/// The connection map: each user's live connections.
 #[async_trait]
 pub trait ConnectionRegistry: Send + Sync + std::fmt::Debug {
+    /// Adds a connection to its user's; once this returns, every look-up sees it.
     async fn register(&self, connection: &Connection) -> Result<(), PortError>;
-    async fn remove(&self, connection_id: &ConnectionId) -> Result<(), PortError>;
-    /// The user's live connections.
-    async fn connections_of(&self, user: UserId) -> Result<Vec<ConnectionId>, PortError>;
+    /// Removes a connection of `user`. Removing an unknown one is not an error.
+    async fn remove(&self, user: UserId, connection_id: &ConnectionId) -> Result<(), PortError>;
+    /// The live connections of each of `users`, in the order given, read in one round trip
+    /// where the store allows it.
+    async fn connections_of_each(&self, users: &[UserId]) -> Result<Vec<Vec<ConnectionId>>, PortError>;
+    /// One user's live connections.
+    async fn connections_of(&self, user: UserId) -> Result<Vec<ConnectionId>, PortError> {
+        Ok(self.connections_of_each(&[user]).await?.pop().unwrap_or_default())
+    }
 }
 
 /// Why a push failed.

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
@@ -27,7 +28,7 @@ use chat_tests::client::{TestUser, WsClient, create_conversation, get_json, post
 use chat_tests::{TestWorld, endpoints, sdk_config};
 use serde_json::{Value, json};
 
-/// AWS calls per function, as `"dynamodb:PutItem table"`, `"dynamodb:Query index/byUser"`,
+/// AWS calls per function, as `"dynamodb:UpdateItem table"`, `"dynamodb:Scan index/byUser"`,
 /// `"execute-api:ManageConnections POST"`.
 ///
 /// Calls are attributed to the running function's package, or to [`INIT`] while the
@@ -308,7 +309,18 @@ async fn each_functions_policy_grants_exactly_the_aws_calls_it_makes() {
     }
     bob_ws.close().await;
     alice_ws.close().await;
-    invoker.invoke(Function::Migrate, json!({})).await.expect("migrate");
+    // migrate moves a connection of the table's earlier layout (an item per connection).
+    world
+        .dynamo
+        .put_item()
+        .table_name(&world.config.connections_table)
+        .item("connectionId", AttributeValue::S(format!("legacy{}", uuid::Uuid::new_v4().simple())))
+        .item("userId", AttributeValue::S(bob.id()))
+        .send()
+        .await
+        .expect("put a legacy connection item");
+    let migrated = invoker.invoke(Function::Migrate, json!({})).await.expect("migrate");
+    assert_eq!(migrated["connectionsAdopted"], 1, "{migrated}");
     // $disconnect runs after the close; wait until both have run.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while recorder.calls.lock().expect("lock").get("ws-disconnect").is_none_or(|c| c.is_empty())
@@ -338,5 +350,5 @@ async fn each_functions_policy_grants_exactly_the_aws_calls_it_makes() {
     assert!(mismatches.is_empty(), "policies differ from behaviour:\n{}", mismatches.join("\n"));
     assert!(recorder.unattributed.lock().expect("lock").is_empty(), "calls made outside an invocation");
     // The scenario really exercised the push paths.
-    assert!(recorded.get("ws-send-message").is_some_and(|c| c.contains("dynamodb:DeleteItem table")), "{recorded:?}");
+    assert!(recorded.get("ws-send-message").is_some_and(|c| c.contains("dynamodb:UpdateItem table")), "{recorded:?}");
 }

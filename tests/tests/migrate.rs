@@ -2,6 +2,9 @@
 //! schema, a second run is a no-op, and the in-process invocation (as chat-local makes it)
 //! answers the same report.
 
+use aws_sdk_dynamodb::types::AttributeValue;
+use chat_shared::domain::ConnectionId;
+use chat_shared::ports::ConnectionRegistry;
 use chat_shared::routes::Function;
 use chat_tests::{TestWorld, endpoints, with_database};
 use serde_json::json;
@@ -28,15 +31,32 @@ async fn migrate_applies_everything_to_a_fresh_database_then_nothing() {
     admin.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create database");
     let url = with_database(&endpoints.admin_database_url, &name);
 
+    // A connection of the connection table's earlier layout (an item per connection).
+    let world = TestWorld::new().await;
+    let legacy = |key: &str, value: &str| (key.to_owned(), AttributeValue::S(value.to_owned()));
+    let alice = chat_shared::domain::UserId::from_subject("alice");
+    world
+        .dynamo
+        .put_item()
+        .table_name(&world.config.connections_table)
+        .set_item(Some([legacy("connectionId", "old="), legacy("userId", &alice.to_string())].into()))
+        .send()
+        .await
+        .expect("put a legacy item");
+    let ttl = std::time::Duration::from_secs(7200);
+
     let expected = migration_names();
     assert!(expected.len() >= 4, "{expected:?}");
-    let first = chat_shared::edge::migrate(&url, &Default::default()).await.expect("first run");
-    assert_eq!(first.applied, expected);
-    assert_eq!(first.current.as_ref(), expected.last());
+    let first = chat_shared::edge::migrate(&url, &Default::default(), &world.registry, ttl).await.expect("first run");
+    assert_eq!(first.database.applied, expected);
+    assert_eq!(first.database.current.as_ref(), expected.last());
+    assert_eq!(first.connections_adopted, 1);
+    assert_eq!(world.registry.connections_of(alice).await.expect("get"), vec![ConnectionId::new("old=")]);
 
-    let second = chat_shared::edge::migrate(&url, &Default::default()).await.expect("second run");
-    assert!(second.applied.is_empty(), "{second:?}");
-    assert_eq!(second.current, first.current);
+    let second = chat_shared::edge::migrate(&url, &Default::default(), &world.registry, ttl).await.expect("second run");
+    assert!(second.database.applied.is_empty(), "{second:?}");
+    assert_eq!(second.database.current, first.database.current);
+    assert_eq!(second.connections_adopted, 0);
 
     // The schema is there: the search index of the newest migration exists.
     let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect");
@@ -65,7 +85,7 @@ async fn the_in_process_invocation_reports_an_up_to_date_database() {
     let services = chat_shared::edge::Services { config, ..services };
     let handlers = chat_shared::edge::Handlers::new(&services).expect("handlers");
     let report = handlers.invoke(Function::Migrate, json!({})).await.expect("invoke");
-    assert_eq!(report, json!({"applied": [], "current": migration_names().last()}));
+    assert_eq!(report, json!({"applied": [], "current": migration_names().last(), "connectionsAdopted": 0}));
 
     // A database that cannot be reached fails the invocation instead of answering.
     let mut broken = world.config.clone();

@@ -309,15 +309,18 @@ impl World {
 
     /// Leaves DynamoDB as it was: removes the connections `ws-connect` registered and any
     /// prepared one `ws-disconnect` did not get to, then shuts the gateway down (alice's and
-    /// bob's sockets close and their `$disconnect` runs). Left behind, they would slow every
-    /// later run: moto answers the `byUser` index query by scanning the table.
+    /// bob's sockets close and their `$disconnect` runs). Left behind, they would pile up in
+    /// carol's and dave's items from one run to the next.
     ///
     /// # Errors
     /// DynamoDB fails.
     pub async fn finish(mut self) -> Result<(), Error> {
-        let leftovers: Vec<String> = self.carol_connections.drain(..).chain(self.dave_connections.drain(..)).collect();
-        for id in leftovers {
-            self.services.registry.remove(&ConnectionId::new(id)).await?;
+        let (carol, dave) = (self.carol.identity.user_id, self.dave.identity.user_id);
+        let leftovers: Vec<(UserId, String)> = (self.carol_connections.drain(..).map(|id| (carol, id)))
+            .chain(self.dave_connections.drain(..).map(|id| (dave, id)))
+            .collect();
+        for (user, id) in leftovers {
+            self.services.registry.remove(user, &ConnectionId::new(id)).await?;
         }
         if let Some(gateway) = self.gateway.take() {
             gateway.shutdown().await;

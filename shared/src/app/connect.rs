@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::auth::Identity;
 use crate::config::OnLimiterFailure;
-use crate::domain::{ConnectionId, UserProfile};
+use crate::domain::{ConnectionId, UserId, UserProfile};
 use crate::ports::{Clock, Connection, ConnectionRegistry, Limit, RateLimiter, UserStore};
 
 use super::{AppError, rate_limit};
@@ -17,7 +17,7 @@ pub struct ConnectDeps<'a> {
     pub clock: &'a dyn Clock,
     pub limiter: &'a dyn RateLimiter,
     pub on_limiter_failure: OnLimiterFailure,
-    /// Lifetime of the connection item (API Gateway's maximum connection duration).
+    /// Lifetime of a connection in the registry (API Gateway's maximum connection duration).
     pub ttl: Duration,
 }
 
@@ -48,12 +48,17 @@ pub async fn connect(
     Ok(connection)
 }
 
-/// Forgets a connection. Removing an unknown id is not an error.
+/// Forgets a connection of `user`. Removing an unknown id is not an error.
 ///
 /// # Errors
-/// [`AppError::Unavailable`] when DynamoDB cannot be reached (the item then expires by TTL).
-pub async fn disconnect(registry: &dyn ConnectionRegistry, connection_id: &ConnectionId) -> Result<(), AppError> {
-    registry.remove(connection_id).await?;
+/// [`AppError::Unavailable`] when DynamoDB cannot be reached (the first push to the connection
+/// then answers `410 Gone`, which forgets it).
+pub async fn disconnect(
+    registry: &dyn ConnectionRegistry,
+    user: UserId,
+    connection_id: &ConnectionId,
+) -> Result<(), AppError> {
+    registry.remove(user, connection_id).await?;
     Ok(())
 }
 
@@ -61,7 +66,6 @@ pub async fn disconnect(registry: &dyn ConnectionRegistry, connection_id: &Conne
 mod tests {
     use super::*;
     use crate::app::fakes::{FakeLimiter, FakeRegistry, FakeStore, FixedClock};
-    use crate::domain::UserId;
 
     #[tokio::test]
     async fn connecting_registers_the_connection_and_the_user() {
@@ -81,7 +85,7 @@ mod tests {
         assert_eq!(registry.connections_of_sync(identity.user_id), vec![ConnectionId::new("c1")]);
         assert!(store.has_user(identity.user_id));
 
-        disconnect(&registry, &ConnectionId::new("c1")).await.unwrap();
+        disconnect(&registry, identity.user_id, &ConnectionId::new("c1")).await.unwrap();
         assert!(registry.connections_of_sync(identity.user_id).is_empty());
     }
 }

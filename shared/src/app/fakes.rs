@@ -277,11 +277,18 @@ pub struct FakeRegistry {
     connections: Mutex<Vec<Connection>>,
     /// Users whose look-ups wait for a [`FakeRegistry::release`] (each release lets one through).
     held: Mutex<HashMap<UserId, Arc<tokio::sync::Semaphore>>>,
+    /// Look-up round trips made (each `connections_of_each` call).
+    lookups: Mutex<usize>,
 }
 
 impl FakeRegistry {
     pub fn connections_of_sync(&self, user: UserId) -> Vec<ConnectionId> {
         self.connections.lock().unwrap().iter().filter(|c| c.user_id == user).map(|c| c.connection_id.clone()).collect()
+    }
+
+    /// How many look-up round trips were made.
+    pub fn lookups(&self) -> usize {
+        *self.lookups.lock().unwrap()
     }
 
     /// From now on, look-ups of `user` wait until released.
@@ -304,17 +311,20 @@ impl ConnectionRegistry for FakeRegistry {
         Ok(())
     }
 
-    async fn remove(&self, connection_id: &ConnectionId) -> Result<(), PortError> {
-        self.connections.lock().unwrap().retain(|c| &c.connection_id != connection_id);
+    async fn remove(&self, user: UserId, connection_id: &ConnectionId) -> Result<(), PortError> {
+        self.connections.lock().unwrap().retain(|c| !(c.user_id == user && &c.connection_id == connection_id));
         Ok(())
     }
 
-    async fn connections_of(&self, user: UserId) -> Result<Vec<ConnectionId>, PortError> {
-        let gate = self.held.lock().unwrap().get(&user).cloned();
-        if let Some(gate) = gate {
-            gate.acquire().await.expect("never closed").forget();
+    async fn connections_of_each(&self, users: &[UserId]) -> Result<Vec<Vec<ConnectionId>>, PortError> {
+        *self.lookups.lock().unwrap() += 1;
+        for user in users {
+            let gate = self.held.lock().unwrap().get(user).cloned();
+            if let Some(gate) = gate {
+                gate.acquire().await.expect("never closed").forget();
+            }
         }
-        Ok(self.connections_of_sync(user))
+        Ok(users.iter().map(|u| self.connections_of_sync(*u)).collect())
     }
 }
 

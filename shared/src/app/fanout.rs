@@ -32,6 +32,22 @@ pub struct FanoutReport {
 /// A user's connections as the registry answered.
 pub type Lookup = Result<Vec<ConnectionId>, crate::ports::PortError>;
 
+/// One batched look-up's answer as one [`Lookup`] per user (a failure fails each).
+pub fn split_lookup(answer: Result<Vec<Vec<ConnectionId>>, crate::ports::PortError>, users: usize) -> Vec<Lookup> {
+    match answer {
+        Ok(each) => each.into_iter().map(Ok).collect(),
+        Err(error) => {
+            use crate::ports::PortError::{Internal, Unavailable};
+            let text = error.to_string();
+            let each = |_| match error {
+                Unavailable(_) => Err(Unavailable(text.clone().into())),
+                Internal(_) => Err(Internal(text.clone().into())),
+            };
+            (0..users).map(each).collect()
+        }
+    }
+}
+
 /// How the fan-out to one user went.
 #[derive(Debug, Default)]
 struct UserOutcome {
@@ -43,10 +59,14 @@ struct UserOutcome {
 impl Fanout<'_> {
     /// Pushes `payload` to every connection of each target user, except `skip` (the sender's own
     /// connection). Failures are logged and counted, never returned: the message is already
-    /// stored and reachable by sync. Each target is its own pipeline (look-up, then its pushes),
-    /// all running concurrently.
+    /// stored and reachable by sync. One look-up finds every target's connections; then all the
+    /// pushes run concurrently.
     pub async fn push(&self, targets: &[UserId], skip: Option<&ConnectionId>, payload: &[u8]) -> FanoutReport {
-        let outcomes = join_all(targets.iter().map(|user| self.push_user(*user, None, skip, payload))).await;
+        let lookups = split_lookup(self.registry.connections_of_each(targets).await, targets.len());
+        let outcomes = join_all(
+            targets.iter().zip(lookups).map(|(user, lookup)| self.push_user(*user, Some(lookup), skip, payload)),
+        )
+        .await;
         let mut report = FanoutReport::default();
         for outcome in outcomes {
             report.delivered.push(outcome.delivered);
@@ -101,7 +121,8 @@ impl Fanout<'_> {
             }
         }
         outcome.gone = gone.len();
-        for (connection, removed) in gone.iter().zip(join_all(gone.iter().map(|c| self.registry.remove(c))).await) {
+        for (connection, removed) in gone.iter().zip(join_all(gone.iter().map(|c| self.registry.remove(user, c))).await)
+        {
             if let Err(error) = removed {
                 tracing::warn!(%connection, %error, "could not remove a gone connection; its TTL will");
             }

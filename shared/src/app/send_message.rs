@@ -1,9 +1,5 @@
 //! `message:send`: store, push, mark delivered, ack.
 
-use std::pin::{Pin, pin};
-
-use futures_util::future::{OptionFuture, maybe_done};
-
 use crate::config::OnLimiterFailure;
 use crate::domain::{
     ClientMessageId, ConnectionId, ConversationId, Message, MessageContent, MessageId, MessageStatus, UserId,
@@ -11,6 +7,7 @@ use crate::domain::{
 use crate::ports::{AppendOutcome, Clock, Limit, MessageStore, NewMessage, RateLimiter, TypingTracker};
 use crate::protocol::{MessageDto, PushEvent, SendMessageFrame};
 
+use super::fanout::split_lookup;
 use super::{AppError, Fanout, KnownParticipants, rate_limit};
 
 /// What sending needs.
@@ -75,13 +72,13 @@ pub async fn send_message(
 ) -> Result<Message, AppError> {
     let SendMessageDeps { messages, fanout, clock, .. } = deps;
     let started = std::time::Instant::now();
-    // The connection look-ups read nothing the send changes, so they run from the start, while
-    // the rate limit is checked and the message stored: the recipient's when this process knows
-    // the conversation (asked first: the delivery waits for it), and the sender's other devices.
-    // A look-up is wasted only when the send is refused; nothing is pushed before the append
-    // succeeds.
+    // One look-up reads nothing the send changes, so it runs from the start, while the rate
+    // limit is checked and the message stored: the sender's other devices and, when this
+    // process knows the conversation, the recipient's. It is wasted only when the send is
+    // refused; nothing is pushed before the append succeeds.
     let early_recipient = deps.participants.other(command.conversation_id, sender);
-    let recipient_lookup = OptionFuture::from(early_recipient.map(|r| fanout.registry.connections_of(r)));
+    let users: Vec<UserId> = std::iter::once(sender).chain(early_recipient).collect();
+    let lookup = timed(fanout.registry.connections_of_each(&users), started);
     let store = async {
         rate_limit::enforce(deps.limiter, deps.on_limiter_failure, Limit::Messages, sender).await?;
         let limited = started.elapsed();
@@ -95,12 +92,9 @@ pub async fn send_message(
         let (appended, appended_at) = timed(messages.append_message(new), started).await;
         Ok::<_, AppError>((appended?, limited, appended_at))
     };
-    // The sender's look-up is driven alongside but not waited for: the recipient's push never
-    // waits for it. A refusal (rate limit, storage) returns at once and drops what is in flight.
-    let mut sender_lookup = pin!(maybe_done(timed(fanout.registry.connections_of(sender), started)));
-    let ((appended, limited, appended_at), recipient_connections) =
-        alongside(async { tokio::try_join!(store, async { Ok(recipient_lookup.await) }) }, sender_lookup.as_mut())
-            .await?;
+    // A refusal (rate limit, storage) returns at once and drops the look-up in flight.
+    let ((appended, limited, appended_at), (looked_up, looked_up_at)) =
+        tokio::try_join!(store, async { Ok(lookup.await) })?;
     let message = match appended {
         AppendOutcome::Stored(m) => m,
         AppendOutcome::Duplicate(m) if m.status != MessageStatus::Sent => return Ok(m),
@@ -114,11 +108,13 @@ pub async fn send_message(
     };
     let stored = started.elapsed();
     deps.participants.remember(message.conversation_id, message.sender_id, message.recipient_id);
-    let recipient_connections = recipient_connections.filter(|_| early_recipient == Some(message.recipient_id));
+    let mut lookups = split_lookup(looked_up, users.len()).into_iter();
+    let sender_connections = lookups.next();
+    let recipient_connections = lookups.next().filter(|_| early_recipient == Some(message.recipient_id));
 
     let payload = super::event_payload(PushEvent::MESSAGE_RECEIVED, &MessageDto::from(&message));
-    // Two pipelines: the recipient's push, then the delivered mark; the sender's other devices
-    // once their look-up is in. The answer waits for both.
+    // Two pipelines: the recipient's push, then the delivered mark; and the sender's other
+    // devices. The answer waits for both.
     let deliver = async {
         let (delivered, typing) = tokio::join!(
             fanout.push_looked_up(message.recipient_id, recipient_connections, sender_connection, &payload),
@@ -140,16 +136,12 @@ pub async fn send_message(
             }
         }
     };
-    let to_other_devices = async {
-        sender_lookup.as_mut().await;
-        let (connections, looked_up_at) = sender_lookup.as_mut().take_output().expect("the look-up has finished");
-        fanout.push_looked_up(sender, Some(connections), sender_connection, &payload).await;
-        looked_up_at
-    };
-    let ((delivered, pushed), looked_up_at) = tokio::join!(deliver, to_other_devices);
+    // The sender's other devices, alongside.
+    let to_other_devices = fanout.push_looked_up(sender, sender_connections, sender_connection, &payload);
+    let ((delivered, pushed), _) = tokio::join!(deliver, to_other_devices);
     // Where a send's time goes (RUST_LOG=chat_shared::app::send_message=debug): a profile of
-    // the send path that costs nothing when the level is off. `lookup_us` (the sender's look-up)
-    // counts from the start, the others from the end of the stage before; `push_us` is the
+    // the send path that costs nothing when the level is off. `lookup_us` (the connections'
+    // look-up) counts from the start, the others from the end of the stage before; `push_us` is the
     // recipient's push.
     tracing::debug!(
         limit_us = limited.as_micros() as u64,
@@ -161,20 +153,6 @@ pub async fn send_message(
         "message:send timings"
     );
     Ok(delivered.unwrap_or(message))
-}
-
-/// Runs `main` to completion while also driving `side` (which keeps its own output), so work
-/// started early goes on without `main` waiting for it.
-async fn alongside<F: Future, S: Future<Output = ()>>(main: F, mut side: Pin<&mut S>) -> F::Output {
-    let mut main = pin!(main);
-    std::future::poll_fn(|cx| {
-        let output = main.as_mut().poll(cx);
-        if output.is_pending() {
-            let _ = side.as_mut().poll(cx);
-        }
-        output
-    })
-    .await
 }
 
 /// `future`'s output, and when it finished counted from `since` (for the send timings).
@@ -275,27 +253,39 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_recipients_push_does_not_wait_for_the_senders_look_up() {
+    async fn a_send_in_a_known_conversation_looks_up_both_users_in_one_round_trip() {
         let w = World::new();
         w.connect(w.alice, "a2").await;
         w.connect(w.bob, "b1").await;
         w.send(w.alice, "a1", w.conversation, "first", None).await.unwrap();
+        let before = w.registry.lookups();
+        let second = w.send(w.alice, "a1", w.conversation, "second", None).await.unwrap();
+        assert_eq!(second.status, MessageStatus::Delivered);
+        assert_eq!(w.registry.lookups() - before, 1, "the sender's devices and the recipient's, together");
+        let mut pushed = w.notifier.pushed_to()[2..].to_vec();
+        pushed.sort();
+        assert_eq!(pushed, ["a2".to_owned(), "b1".to_owned()]);
+    }
+
+    #[tokio::test]
+    async fn the_look_up_runs_while_the_message_is_stored() {
+        let w = World::new();
+        w.connect(w.bob, "b1").await;
         w.registry.hold(w.alice);
-        let send = w.send(w.alice, "a1", w.conversation, "second", None);
+        let send = w.send(w.alice, "a1", w.conversation, "hi", None);
         let watch = async {
-            // Bob has the message while Alice's look-up is still held; then let it through.
-            while w.notifier.pushed_to().iter().filter(|c| *c == "b1").count() < 2 {
+            // The message is stored while the look-up is still held; then let it through.
+            while w.store.message_count() == 0 {
                 tokio::task::yield_now().await;
             }
-            assert!(!w.notifier.pushed_to()[2..].contains(&"a2".to_owned()), "alice's devices wait for her look-up");
+            assert!(w.notifier.pushed_to().is_empty(), "nothing is pushed before the look-up is in");
             w.registry.release(w.alice);
         };
         let (sent, ()) = tokio::time::timeout(std::time::Duration::from_secs(5), async { tokio::join!(send, watch) })
             .await
-            .expect("bob's push waited for alice's look-up");
-        let second = sent.unwrap();
-        assert_eq!(second.status, MessageStatus::Delivered);
-        assert_eq!(w.notifier.pushed_to()[2..], ["b1".to_owned(), "a2".to_owned()], "her other device still gets it");
+            .expect("the store waited for the look-up");
+        assert_eq!(sent.unwrap().status, MessageStatus::Delivered);
+        assert_eq!(w.notifier.pushed_to(), ["b1".to_owned()]);
     }
 
     #[tokio::test]

@@ -73,16 +73,34 @@ pub async fn invoke_json<H: Handler>(handler: &H, event: Value) -> Result<Value,
     Ok(serde_json::to_value(handler.handle(event).await)?)
 }
 
-/// The `migrate` function: applies the migrations the database does not have yet. Unlike the
-/// other functions it fails the invocation on error, so a deploy pipeline sees it.
+/// What `migrate` answers: the PostgreSQL migrations (`applied`, `current`), and how many
+/// connections of the connection table's earlier layout it moved (`connectionsAdopted`).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MigrateReport {
+    #[serde(flatten)]
+    pub database: crate::adapters::postgres::MigrationReport,
+    pub connections_adopted: usize,
+}
+
+/// The `migrate` function: applies the migrations the database does not have yet, then moves
+/// connections opened before the per-user connection items into them
+/// ([`DynamoConnectionRegistry::adopt_legacy_connections`]). Unlike the other functions it fails
+/// the invocation on error, so a deploy pipeline sees it.
 ///
 /// # Errors
-/// The database cannot be reached or a migration fails.
+/// The database cannot be reached, a migration fails, or the connection table cannot be read
+/// or written.
 pub async fn migrate(
     database_url: &str,
     tls: &crate::config::DatabaseTls,
-) -> Result<crate::adapters::postgres::MigrationReport, Cause> {
-    crate::adapters::postgres::migrate_with_tls(database_url, tls).await
+    registry: &DynamoConnectionRegistry,
+    connection_ttl: std::time::Duration,
+) -> Result<MigrateReport, Cause> {
+    let database = crate::adapters::postgres::migrate_with_tls(database_url, tls).await?;
+    let expires_at = chrono::Utc::now().timestamp() + i64::try_from(connection_ttl.as_secs()).unwrap_or(7200);
+    let connections_adopted = registry.adopt_legacy_connections(expires_at).await?;
+    Ok(MigrateReport { database, connections_adopted })
 }
 
 /// The database URL of `settings`, read from Secrets Manager when it names a secret.
@@ -224,6 +242,9 @@ pub struct Handlers {
     /// For `migrate`, which needs nothing but the database.
     pub database_url: String,
     pub database_tls: crate::config::DatabaseTls,
+    /// The connection table and connections' lifetime, for `migrate`.
+    pub registry: DynamoConnectionRegistry,
+    pub connection_ttl: std::time::Duration,
 }
 
 impl Handlers {
@@ -252,6 +273,8 @@ impl Handlers {
             http_search_messages: HttpSearchMessages::new(services),
             database_url: services.config.database_url.clone(),
             database_tls: services.config.database_tls.clone(),
+            registry: services.registry.clone(),
+            connection_ttl: services.config.connection_ttl,
         })
     }
 
@@ -275,7 +298,7 @@ impl Handlers {
             Function::HttpMarkRead => invoke_json(&self.http_mark_read, event).await,
             Function::HttpSearchMessages => invoke_json(&self.http_search_messages, event).await,
             Function::Migrate => {
-                let report = migrate(&self.database_url, &self.database_tls)
+                let report = migrate(&self.database_url, &self.database_tls, &self.registry, self.connection_ttl)
                     .await
                     .map_err(|e| InvokeError::Function(e.to_string()))?;
                 Ok(serde_json::to_value(report)?)

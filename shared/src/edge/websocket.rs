@@ -198,17 +198,22 @@ impl Handler for WsDisconnect {
     type Response = ApiGatewayProxyResponse;
 
     async fn handle(&self, event: Self::Event) -> Self::Response {
-        if let Some(connection) = connection_id(&event) {
-            match app::disconnect(&*self.registry, &connection).await {
-                Ok(()) => tracing::info!(
-                    %connection,
-                    status = ?event.request_context.disconnect_status_code,
-                    reason = ?event.request_context.disconnect_reason,
-                    "disconnected"
-                ),
-                Err(e) => {
-                    error_body(&e);
-                }
+        let Some(connection) = connection_id(&event) else { return status_only(200) };
+        // API Gateway passes the authorizer's context to `$disconnect` too.
+        let Some(identity) = identity_from(&event.request_context.authorizer.fields) else {
+            tracing::warn!(%connection, "$disconnect without authorizer context; the first push to it will forget it");
+            return status_only(200);
+        };
+        match app::disconnect(&*self.registry, identity.user_id, &connection).await {
+            Ok(()) => tracing::info!(
+                user = %identity.user_id,
+                %connection,
+                status = ?event.request_context.disconnect_status_code,
+                reason = ?event.request_context.disconnect_reason,
+                "disconnected"
+            ),
+            Err(e) => {
+                error_body(&e);
             }
         }
         status_only(200)
