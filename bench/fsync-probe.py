@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Notes when this machine's disk is slow to make a write durable (docs/benchmarks.md, "Latest results").
+"""Notes when this machine's disk is slow to make a write durable (docs/benchmarks.md, "Earlier results (2026-12-04, 03:53 …)").
 
     bench/fsync-probe.py [SECONDS] [THRESHOLD_MS] [DIRECTORY]     defaults: 60 s, 30 ms, /var/tmp
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Notes when this machine fails to run a process on time (docs/benchmarks.md, "Latest results").
+"""Notes when this machine fails to run a process on time (docs/benchmarks.md, "Earlier results (2026-12-03 23:56 …)").
 
     bench/hiccup.py [SECONDS] [THRESHOLD_MS]     defaults: 60 s, 15 ms
 

@@ -65,8 +65,9 @@ impl DynamoConnectionRegistry {
         Self::new(Client::new(&sdk), config.connections_table.clone())
     }
 
-    /// Creates the table (with its GSI and TTL) if it does not exist. Setting the TTL is best
-    /// effort: some emulators (dynalite) do not implement `UpdateTimeToLive`.
+    /// Creates the table (with its GSI and TTL) if it does not exist, and waits until it is
+    /// `ACTIVE`. Setting the TTL is best effort: some emulators (dynalite) do not implement
+    /// `UpdateTimeToLive`.
     ///
     /// # Errors
     /// The table cannot be created.
@@ -109,7 +110,27 @@ impl DynamoConnectionRegistry {
         if let Err(e) = ttl {
             tracing::warn!(error = %e.into_service_error(), "UpdateTimeToLive failed; items will not expire on their own");
         }
+        self.wait_until_active().await?;
         Ok(true)
+    }
+
+    /// Waits until a new table and its index are `ACTIVE` (some emulators, like DynamoDB
+    /// itself, answer `ResourceNotFound` to reads of a table still being created).
+    async fn wait_until_active(&self) -> Result<(), Cause> {
+        use aws_sdk_dynamodb::types::{IndexStatus, TableStatus};
+        for _ in 0..300 {
+            let table = self.client.describe_table().table_name(&self.table).send().await;
+            let table = table.map_err(|e| Box::new(e.into_service_error()))?.table;
+            let active = table.as_ref().is_some_and(|t| {
+                t.table_status == Some(TableStatus::Active)
+                    && t.global_secondary_indexes().iter().all(|i| i.index_status == Some(IndexStatus::Active))
+            });
+            if active {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Err(format!("table {} did not become ACTIVE within 30 s", self.table).into())
     }
 
     /// Adds `connections` to `user`'s item (creating it), whose expiry becomes `expires_at`.
