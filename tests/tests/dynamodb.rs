@@ -150,3 +150,43 @@ async fn ensuring_the_table_twice_is_idempotent() {
     let world = TestWorld::new().await;
     assert!(!world.registry.ensure_table().await.expect("second ensure"), "already existed");
 }
+
+/// `$disconnect` removes the connection from the user its authorizer context names; without
+/// that context it removes nothing (the first push's `410 Gone` will) and still answers 200.
+#[tokio::test]
+async fn disconnect_takes_the_user_from_the_authorizer_context() {
+    use chat_local::events::{WsConnection, WsEventType, WsRequest, ws_disconnect_event};
+    use chat_shared::routes::Function;
+
+    let world = TestWorld::new().await;
+    let mut config = world.config.clone();
+    config.management_endpoint = Some("http://127.0.0.1:9".into());
+    let services = chat_shared::edge::Services::with_sdk(config, world.sdk.clone()).expect("services");
+    let handlers = chat_shared::edge::Handlers::new(&services).expect("handlers");
+    let alice = UserId::from_subject("alice");
+    for id in ["d1=", "d2="] {
+        world.registry.register(&connection(id, alice)).await.expect("register");
+    }
+    let event = |id: &str, context: serde_json::Map<String, serde_json::Value>| {
+        let connection = WsConnection {
+            connection_id: id.to_owned(),
+            connected_at: chrono::Utc::now(),
+            domain_name: "127.0.0.1:3001".into(),
+            stage: "local".into(),
+            api_id: chat_local::DEFAULT_API_ID.into(),
+            source_ip: "127.0.0.1".into(),
+            user_agent: None,
+        };
+        let request = WsRequest::new("$disconnect", WsEventType::Disconnect, chrono::Utc::now());
+        ws_disconnect_event(&connection, &request, context, 1000, "bye")
+    };
+    let context = serde_json::json!({"userId": alice.to_string(), "displayName": "alice"});
+    let answer = handlers
+        .invoke(Function::WsDisconnect, event("d1=", context.as_object().expect("object").clone()))
+        .await
+        .expect("invoke");
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    let answer = handlers.invoke(Function::WsDisconnect, event("d2=", serde_json::Map::new())).await.expect("invoke");
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    assert_eq!(world.registry.connections_of(alice).await.expect("get"), vec![ConnectionId::new("d2=")]);
+}
