@@ -175,9 +175,7 @@ async fn setup(with_table: bool) -> Result<(), BoxError> {
         let created = services.registry.ensure_table().await.map_err(|e| format!("DynamoDB table {table}: {e}"))?;
         let what = if created { "created" } else { "already exists" };
         println!("DynamoDB table {table}: {what}");
-        let expires_at = chrono::Utc::now().timestamp() + i64::try_from(ttl.as_secs()).unwrap_or(7200);
-        let adopted =
-            services.registry.adopt_legacy_connections(expires_at).await.map_err(|e| format!("{table}: {e}"))?;
+        let adopted = services.registry.adopt_legacy_connections(ttl).await.map_err(|e| format!("{table}: {e}"))?;
         if adopted > 0 {
             println!("DynamoDB table {table}: {adopted} connections of the earlier layout moved into user items");
         }

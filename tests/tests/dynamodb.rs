@@ -121,8 +121,8 @@ async fn connections_of_the_earlier_layout_are_adopted() {
     }
     assert!(world.registry.connections_of(bob).await.expect("get").is_empty(), "not seen before adoption");
 
-    let expires_at = chrono::Utc::now().timestamp() + 7200;
-    assert_eq!(world.registry.adopt_legacy_connections(expires_at).await.expect("adopt"), 3);
+    let ttl = std::time::Duration::from_secs(7200);
+    assert_eq!(world.registry.adopt_legacy_connections(ttl).await.expect("adopt"), 3);
     assert_eq!(
         sorted(world.registry.connections_of(alice).await.expect("get")),
         vec![ConnectionId::new("new="), ConnectionId::new("old-a=")]
@@ -131,6 +131,10 @@ async fn connections_of_the_earlier_layout_are_adopted() {
         sorted(world.registry.connections_of(bob).await.expect("get")),
         vec![ConnectionId::new("old-b1="), ConnectionId::new("old-b2=")]
     );
+    let expires_at: i64 =
+        user_item(&world, bob).await.expect("bob's item")["expiresAt"].as_n().expect("N").parse().expect("number");
+    let in_two_hours = chrono::Utc::now().timestamp() + 7200;
+    assert!((in_two_hours - 60..=in_two_hours).contains(&expires_at), "expires {expires_at}, not in about 2 h");
     let legacy = world
         .dynamo
         .get_item()
@@ -141,7 +145,7 @@ async fn connections_of_the_earlier_layout_are_adopted() {
         .await
         .expect("get");
     assert!(legacy.item.is_none(), "the legacy item is deleted once moved");
-    assert_eq!(world.registry.adopt_legacy_connections(expires_at).await.expect("again"), 0, "nothing left");
+    assert_eq!(world.registry.adopt_legacy_connections(ttl).await.expect("again"), 0, "nothing left");
 }
 
 /// Creating the table twice is harmless (setup runs on every start).

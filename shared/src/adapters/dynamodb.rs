@@ -159,13 +159,15 @@ impl DynamoConnectionRegistry {
     /// Moves the connections of the earlier layout (one item per connection, found through the
     /// GSI `byUser`) into their users' items, then deletes the old items. `migrate` runs it
     /// after every deploy; once nothing is left it costs one empty `Scan` of the index.
-    /// Returns how many connections it moved. A moved connection that has since closed is
-    /// forgotten at its first push (`410 Gone`), like any other.
+    /// Returns how many connections it moved. Their users' items expire `ttl` from now at the
+    /// earliest (the old items' expiry is not read). A moved connection that has since closed
+    /// is forgotten at its first push (`410 Gone`), like any other.
     ///
     /// # Errors
     /// The table cannot be read or written; what was moved stays moved, and a second run
     /// finishes the rest.
-    pub async fn adopt_legacy_connections(&self, expires_at: i64) -> Result<usize, Cause> {
+    pub async fn adopt_legacy_connections(&self, ttl: std::time::Duration) -> Result<usize, Cause> {
+        let expires_at = chrono::Utc::now().timestamp() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
         let mut moved = 0;
         let mut start = None;
         loop {

@@ -98,8 +98,7 @@ pub async fn migrate(
     connection_ttl: std::time::Duration,
 ) -> Result<MigrateReport, Cause> {
     let database = crate::adapters::postgres::migrate_with_tls(database_url, tls).await?;
-    let expires_at = chrono::Utc::now().timestamp() + i64::try_from(connection_ttl.as_secs()).unwrap_or(7200);
-    let connections_adopted = registry.adopt_legacy_connections(expires_at).await?;
+    let connections_adopted = registry.adopt_legacy_connections(connection_ttl).await?;
     Ok(MigrateReport { database, connections_adopted })
 }
 
@@ -239,7 +238,7 @@ pub struct Handlers {
     pub http_get_messages: HttpGetMessages,
     pub http_mark_read: HttpMarkRead,
     pub http_search_messages: HttpSearchMessages,
-    /// For `migrate`, which needs nothing but the database.
+    /// For `migrate`, which needs the database and the connection table only.
     pub database_url: String,
     pub database_tls: crate::config::DatabaseTls,
     /// The connection table and connections' lifetime, for `migrate`.
