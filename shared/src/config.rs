@@ -130,15 +130,8 @@ impl DatabaseTls {
 const DEFAULT_DATABASE_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/chat";
 
 impl Config {
-    /// The database settings alone (`DATABASE_URL`, `DATABASE_TLS`, `DATABASE_CA_FILE`), for the
-    /// `migrate` function, which needs nothing else.
-    ///
-    /// # Errors
-    /// An invalid `DATABASE_TLS`.
-    pub fn database_from_env() -> Result<DatabaseSettings, ConfigError> {
-        Self::database_from_lookup(|k| std::env::var(k).ok())
-    }
-
+    /// The database settings (`DATABASE_URL` or `DATABASE_SECRET_ARN`, `DATABASE_TLS`,
+    /// `DATABASE_CA_FILE`).
     fn database_from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<DatabaseSettings, ConfigError> {
         let tls = DatabaseTls::from_lookup(&get)?;
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
@@ -150,6 +143,15 @@ impl Config {
             (None, Some(arn)) => (String::new(), Some(arn)),
         };
         Ok(DatabaseSettings { url, secret_arn, tls })
+    }
+
+    /// The database settings this configuration was read with (what `migrate` connects with).
+    pub fn database_settings(&self) -> DatabaseSettings {
+        DatabaseSettings {
+            url: self.database_url.clone(),
+            secret_arn: self.secrets.database_url.clone(),
+            tls: self.database_tls.clone(),
+        }
     }
 
     /// Reads the configuration from the process environment.
@@ -300,6 +302,8 @@ mod tests {
         assert_eq!(c.secrets, SecretArns { database_url: Some(arn.into()), jwt_secret: Some(arn.into()) });
         assert!(c.secrets.pending());
         assert!(c.database_url.is_empty());
+        let settings = c.database_settings();
+        assert_eq!((settings.url.as_str(), settings.secret_arn.as_deref()), ("", Some(arn)), "what migrate reads");
         assert!(!config(&[("JWT_SECRET", "s")]).unwrap().secrets.pending());
         assert!(config(&[("JWT_SECRET", "s"), ("JWT_SECRET_ARN", arn)]).is_err());
         assert!(

@@ -12,9 +12,9 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     chat_shared::telemetry::init();
-    let settings = Config::database_from_env()?;
-    let database_url = chat_shared::edge::database_url(&settings).await?;
     let config = Config::from_env()?;
+    let settings = config.database_settings();
+    let database_url = chat_shared::edge::database_url(&settings).await?;
     let registry = DynamoConnectionRegistry::from_config(&config).await;
     let (database_url, tls, registry, ttl) = (&database_url, &settings.tls, &registry, config.connection_ttl);
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
