@@ -130,3 +130,22 @@ impl Fanout<'_> {
         outcome
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::PortError;
+
+    #[test]
+    fn a_failed_batched_look_up_fails_each_user_with_its_kind() {
+        let each = split_lookup(Err(PortError::Unavailable("throttled".into())), 2);
+        assert_eq!(each.len(), 2);
+        assert!(
+            each.iter().all(|l| matches!(l, Err(PortError::Unavailable(e)) if e.to_string().contains("throttled")))
+        );
+        let each = split_lookup(Err(PortError::Internal("no such table".into())), 1);
+        assert!(matches!(each.as_slice(), [Err(PortError::Internal(_))]));
+        let found = split_lookup(Ok(vec![vec![ConnectionId::new("a")], vec![]]), 2);
+        assert!(matches!(found.as_slice(), [Ok(a), Ok(b)] if a.len() == 1 && b.is_empty()));
+    }
+}
