@@ -137,6 +137,43 @@ async fn get_or_create_with_an_unknown_user_creates_nothing() {
     assert_eq!(count, 0);
 }
 
+/// Every `$connect` upserts its user. Reconnecting under the same name leaves the row as it was:
+/// not even locked (a lock sets the row's `xmax`, takes a transaction id and makes the commit
+/// wait for the WAL to reach the disk). A new name is written.
+#[tokio::test]
+async fn upserting_an_unchanged_user_writes_nothing_and_a_new_name_is_written() {
+    let world = TestWorld::new().await;
+    let carol = user(&world, "carol").await;
+    let sql = world.sql().await;
+    let row_of = async |sql: &tokio_postgres::Client| {
+        let row = sql
+            .query_one(
+                "SELECT xmin::text, xmax::text, display_name, updated_at FROM users WHERE id = $1",
+                &[&carol.as_uuid()],
+            )
+            .await
+            .expect("the user's row");
+        (
+            row.get::<_, String>(0),
+            row.get::<_, String>(1),
+            row.get::<_, String>(2),
+            row.get::<_, chrono::DateTime<chrono::Utc>>(3),
+        )
+    };
+    let before = row_of(&sql).await;
+
+    for _ in 0..3 {
+        world.store.upsert_user(&UserProfile { id: carol, display_name: "carol".into() }).await.expect("upsert");
+    }
+    assert_eq!(row_of(&sql).await, before, "an unchanged profile must leave the row untouched");
+
+    world.store.upsert_user(&UserProfile { id: carol, display_name: "Carol C.".into() }).await.expect("rename");
+    let (xmin, _, name, updated_at) = row_of(&sql).await;
+    assert_eq!(name, "Carol C.");
+    assert_ne!(xmin, before.0, "a new name is a new row version");
+    assert!(updated_at >= before.3);
+}
+
 /// The summary shows the other participant, the last message and the viewer's unread count.
 #[tokio::test]
 async fn a_found_conversation_carries_its_last_message_and_unread_count() {

@@ -245,9 +245,16 @@ impl UserStore for PgStore {
     async fn upsert_user(&self, user: &UserProfile) -> Result<(), PortError> {
         self.bounded(async move {
             let client = self.client().await?;
+            // Every `$connect` runs this, and nearly always for a user who is already there under
+            // the same name. That case must write nothing: `ON CONFLICT DO UPDATE` locks the row
+            // even when its WHERE is false, and a lock takes a transaction id, a WAL record and a
+            // commit that waits for the disk. So the INSERT is only tried when the row is missing
+            // or differs; when it is there as it is, the statement reads one index entry and
+            // commits nothing.
             let stmt = client
                 .prepare_cached(
-                    "INSERT INTO users (id, display_name) VALUES ($1, $2) \
+                    "INSERT INTO users (id, display_name) SELECT $1::uuid, $2::text \
+                 WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = $1 AND display_name = $2) \
                  ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name, updated_at = now() \
                  WHERE users.display_name IS DISTINCT FROM EXCLUDED.display_name",
                 )
