@@ -63,6 +63,7 @@ async fn a_small_delivery_run_is_lossless_and_matches_postgresql() {
     let check = report.cross_check.as_ref().expect("a PostgreSQL cross-check");
     assert!(check.passed(), "{check:?}");
     assert_eq!(check.rows, counts.answered_ok);
+    assert_eq!((check.acked_stored, check.unsettled, check.refused_stored), (counts.answered_ok, 0, 0), "{check:?}");
     let p95 = delivery.metric("delivery").p95_ms;
     assert!(p95 > 0.0 && p95 < 1000.0, "delivery p95 {p95} ms");
     assert!(report.markdown().contains("PostgreSQL cross-check"));

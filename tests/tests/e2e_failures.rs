@@ -157,3 +157,51 @@ async fn a_stalled_postgres_cannot_make_a_send_hang() {
     assert_eq!(retry["status"], "success", "{retry}");
     assert_eq!(count(&world, "SELECT count(*) FROM messages WHERE client_message_id = 'stall-1'").await, 1);
 }
+
+/// A store that outlasts the outbound timeout: the send answers SERVICE_UNAVAILABLE, yet the
+/// insert commits afterwards (docs/protocol.md). The message is stored and not pushed; the retry
+/// with the same clientMessageId returns that message, pushes it once, and stores nothing more.
+#[tokio::test]
+async fn a_store_that_commits_after_the_timeout_is_settled_by_the_retry() {
+    let world = TestWorld::with_env(&[("OUTBOUND_TIMEOUT_MS", "500")]).await;
+    // The insert of this one message takes 1.5 s, three times the timeout.
+    world
+        .sql()
+        .await
+        .batch_execute(
+            "CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS \
+               $$ BEGIN PERFORM pg_sleep(1.5); RETURN NEW; END $$; \
+             CREATE TRIGGER slow_insert AFTER INSERT ON messages FOR EACH ROW \
+               WHEN (NEW.client_message_id = 'late-1') EXECUTE FUNCTION slow_insert();",
+        )
+        .await
+        .expect("the slow trigger");
+    let gateway = start_gateway_with(world.config.clone(), world.sdk.clone()).await;
+    let (alice, bob, conversation) = converse(&world, &gateway).await;
+    let mut alice_ws = WsClient::connect(&gateway, &alice).await;
+    let mut bob_ws = WsClient::connect(&gateway, &bob).await;
+
+    let started = Instant::now();
+    let ack = alice_ws.send_message(&conversation, "late", Some("late-1")).await;
+    assert_eq!(ack["error"]["code"], "SERVICE_UNAVAILABLE", "{ack}");
+    assert!(started.elapsed() < Duration::from_millis(1400), "answered after {:?}", started.elapsed());
+
+    // The insert commits after the answer: stored, not pushed.
+    let stored = "SELECT count(*) FROM messages WHERE client_message_id = 'late-1'";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count(&world, stored).await == 0 {
+        assert!(Instant::now() < deadline, "the slow insert never committed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bob_ws.assert_silent(Duration::from_millis(200)).await;
+
+    let retry = alice_ws.send_message(&conversation, "late", Some("late-1")).await;
+    assert_eq!(retry["status"], "success", "{retry}");
+    assert_eq!(retry["data"]["status"], "delivered", "{retry}");
+    let pushed = bob_ws.event("message:received").await;
+    assert_eq!(pushed["data"]["id"], retry["data"]["id"]);
+    assert_eq!(pushed["data"]["content"], "late");
+    bob_ws.assert_silent(Duration::from_millis(200)).await;
+    assert_eq!(count(&world, stored).await, 1);
+    assert_eq!(count(&world, "SELECT count(*) FROM messages").await, 1);
+}

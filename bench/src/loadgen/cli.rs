@@ -10,7 +10,7 @@ use super::procfs::{Watched, parse_watched};
 /// Load generator for the chat backend: drives a WebSocket API (chat-local, or a deployed API
 /// Gateway stage) with open-loop schedules and measures delivery, ack, typing, connect and HTTP
 /// latencies with HdrHistogram, counts errors by code and lost or duplicated messages, and
-/// checks the count of stored messages against PostgreSQL.
+/// checks the stored messages against PostgreSQL: every acknowledged one once, no refused one.
 ///
 /// Latency is counted from each operation's *scheduled* instant (Poisson arrivals computed in
 /// advance), so a stalled server cannot hide delay. Prints a Markdown summary, writes

@@ -25,7 +25,9 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
 
 use super::api::{Api, tls_config};
-use super::ledger::{Attribution, Counts, Ledger, MessageLedger, PingLedger, Tag, Topology, TypingLedger};
+use super::ledger::{
+    Attribution, Counts, Ledger, MessageLedger, PingLedger, SendOutcomes, Tag, Topology, TypingLedger,
+};
 use super::stats::Recorder;
 use super::tokens::User;
 use crate::Error;
@@ -142,6 +144,8 @@ pub struct PhaseRun {
     pub send_span: Duration,
     /// The phase's length including the drain.
     pub elapsed: Duration,
+    /// How each `message:send` ended (message phases only), for the PostgreSQL cross-check.
+    pub sends: Option<SendOutcomes>,
 }
 
 impl PhaseRun {
@@ -537,11 +541,12 @@ async fn run_phase(
         }
     }
     let ledger = std::mem::take(&mut *shared.ledger());
+    let sends = ledger.send_outcomes();
     let (counts, mut recorders) = ledger.finish();
     recorders.push(("dispatch", dispatch));
     let send_span = match (first_sent, last_sent) {
         (Some(first), Some(last)) => last - first,
         _ => Duration::ZERO,
     };
-    PhaseRun { counts, recorders, send_span, elapsed: began.elapsed() }
+    PhaseRun { counts, recorders, send_span, elapsed: began.elapsed(), sends }
 }

@@ -173,8 +173,37 @@ struct FrameError<'a> {
 enum State {
     Pending,
     Ok,
+    /// Refused with a code that says nothing was done.
     Refused,
+    /// Answered with an error that does not say whether the message was stored
+    /// ([`UNSETTLING_CODES`]).
+    Failed,
     SendFailed,
+}
+
+/// Error codes of a `message:send` after which the message may or may not be stored: the store
+/// timed out or something failed after it (docs/protocol.md). A retry with the same
+/// `clientMessageId` settles it; every other code promises that nothing was stored.
+pub const UNSETTLING_CODES: [&str; 2] = ["SERVICE_UNAVAILABLE", "INTERNAL_ERROR"];
+
+/// How a `message:send` ended as its sender saw it, for the PostgreSQL cross-check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Acknowledged: stored, once.
+    Acked,
+    /// Refused with a code that promises nothing was stored.
+    Refused,
+    /// Stored or not: an [`UNSETTLING_CODES`] answer, no answer, or a frame that could not be
+    /// written.
+    Unsettled,
+}
+
+/// The outcomes of one phase's messages, numbered from `first` (`clientMessageId` is
+/// `<prefix><first + i>`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendOutcomes {
+    pub first: u64,
+    pub outcomes: Vec<SendOutcome>,
 }
 
 /// `message:send` operations of one phase.
@@ -262,10 +291,25 @@ impl MessageLedger {
                 }
             }
             Some(code) => {
-                self.state[i] = State::Refused;
+                self.state[i] = if UNSETTLING_CODES.contains(&code) { State::Failed } else { State::Refused };
                 *self.counts.errors.entry(code.to_owned()).or_default() += 1;
             }
         }
+    }
+
+    /// How each message ended so far (call before [`Self::finish`]; a message still pending is
+    /// unsettled).
+    pub fn outcomes(&self) -> SendOutcomes {
+        let outcomes = self
+            .state
+            .iter()
+            .map(|state| match state {
+                State::Ok => SendOutcome::Acked,
+                State::Refused => SendOutcome::Refused,
+                State::Pending | State::Failed | State::SendFailed => SendOutcome::Unsettled,
+            })
+            .collect();
+        SendOutcomes { first: self.first, outcomes }
     }
 
     fn on_received(&mut self, number: u64, receiver: u32, now: Instant, topology: &Topology) {
@@ -290,7 +334,7 @@ impl MessageLedger {
     /// Whether every message is settled: refused or failed, or acked and received everywhere.
     pub fn settled(&self) -> bool {
         self.state.iter().enumerate().all(|(i, state)| match state {
-            State::Refused | State::SendFailed => true,
+            State::Refused | State::Failed | State::SendFailed => true,
             State::Pending => false,
             State::Ok => self.receipts[i * self.slots as usize..(i + 1) * self.slots as usize].iter().all(|r| *r > 0),
         })
@@ -303,7 +347,7 @@ impl MessageLedger {
             let receipts = &self.receipts[i * slots..(i + 1) * slots];
             let got = receipts.iter().filter(|r| **r > 0).count() as u64;
             match state {
-                State::Refused | State::SendFailed => self.counts.stray += got,
+                State::Refused | State::Failed | State::SendFailed => self.counts.stray += got,
                 State::Pending | State::Ok => {
                     if *state == State::Pending {
                         self.counts.unanswered += 1;
@@ -644,6 +688,14 @@ impl Ledger {
         (counts.sent, counts.error_total())
     }
 
+    /// The outcomes of a message phase's sends (`None` for other phases).
+    pub fn send_outcomes(&self) -> Option<SendOutcomes> {
+        match self {
+            Ledger::Messages(l) => Some(l.outcomes()),
+            Ledger::Idle | Ledger::Typing(_) | Ledger::Pings(_) => None,
+        }
+    }
+
     /// Closes the phase: its counts and latencies.
     pub fn finish(self) -> (Counts, Vec<(&'static str, Recorder)>) {
         match self {
@@ -736,6 +788,25 @@ mod tests {
         assert_eq!(counts.stray, 1);
         // Message 11 had no answer at all: unanswered, and its push is lost.
         assert_eq!((counts.unanswered, counts.lost, counts.expected_deliveries), (1, 1, 1));
+    }
+
+    #[test]
+    fn a_send_answered_service_unavailable_or_not_at_all_is_unsettled() {
+        let context = context(2, 1);
+        let start = Instant::now();
+        let scheduled = vec![start; 4];
+        let mut ledger = Ledger::Messages(MessageLedger::new(10, start, scheduled, vec![0; 4], &context.topology));
+        let error =
+            |n: u64, code: &str| format!(r#"{{"status":"error","requestId":"s{n}","error":{{"code":"{code}"}}}}"#);
+        ledger.on_frame(&context, 0, start, &ack(10));
+        ledger.on_frame(&context, 0, start, &error(11, "SERVICE_UNAVAILABLE"));
+        ledger.on_frame(&context, 0, start, &error(12, "VALIDATION_ERROR"));
+        // Message 13 gets no answer.
+        let outcomes = ledger.send_outcomes().expect("a message phase");
+        assert_eq!(outcomes.first, 10);
+        use SendOutcome::{Acked, Refused, Unsettled};
+        assert_eq!(outcomes.outcomes, [Acked, Unsettled, Refused, Unsettled]);
+        assert_eq!(Ledger::Idle.send_outcomes(), None);
     }
 
     #[test]

@@ -45,7 +45,7 @@ use crate::Error;
 use api::Api;
 use cli::{Cli, Common, Population, Scenario};
 use fleet::{ConnectReport, Endpoint, Fleet, PhaseRun};
-use ledger::Topology;
+use ledger::{SendOutcomes, Topology};
 use procfs::{CpuWatch, Watched};
 use report::{PhaseReport, RunReport};
 use tokens::{Tokens, User};
@@ -102,11 +102,10 @@ pub struct Context {
     watch: CpuWatch,
     /// `clientMessageId` prefix of this run.
     prefix: String,
-    /// Every user of a paired fleet, the message phases run and their successful acks, for
-    /// the cross-check.
+    /// Every user of a paired fleet, and how each message of the run ended, for the
+    /// cross-check.
     senders: Vec<Uuid>,
-    message_phases: usize,
-    acked: u64,
+    sends: Vec<SendOutcomes>,
     pub report: RunReport,
 }
 
@@ -159,8 +158,7 @@ impl Context {
             watch: CpuWatch::new(watched),
             prefix: format!("b{run_id}-"),
             senders: Vec::new(),
-            message_phases: 0,
-            acked: 0,
+            sends: Vec::new(),
             report,
         })
     }
@@ -277,8 +275,7 @@ impl Context {
         run: &PhaseRun,
         cpu: &procfs::CpuSample,
     ) -> PhaseReport {
-        self.acked += run.counts.answered_ok;
-        self.message_phases += 1;
+        self.sends.extend(run.sends.clone());
         self.phase(name, "message:send", rate, duration_s, run, cpu)
     }
 
@@ -343,24 +340,25 @@ impl Context {
         phase
     }
 
-    /// Counts the run's messages in PostgreSQL against the successful acks (when the run had a
-    /// message phase); a mismatch becomes a missed target.
+    /// Holds the run's messages in PostgreSQL against how each send ended (when the run had a
+    /// message phase); an acknowledged message missing or a refused one stored becomes a missed
+    /// target.
     async fn cross_check(&mut self) -> Result<(), Error> {
-        if self.message_phases == 0 {
+        if self.sends.is_empty() {
             return Ok(());
         }
         let Some(url) = self.common.database_url.clone().filter(|u| !u.is_empty()) else {
             self.report.cross_check_skipped = Some("no --database-url (DATABASE_URL)".to_owned());
             return Ok(());
         };
-        let check = pg::cross_check(&url, &self.senders, &self.prefix, self.acked).await?;
+        let check = pg::cross_check(&url, &self.senders, &self.prefix, &self.sends).await?;
         self.report.targets.push(report::TargetCheck::new(
             "issue",
-            "PostgreSQL holds exactly the acknowledged messages, once each",
-            format!("{} acked, {} rows, {} distinct", check.acked, check.rows, check.distinct_client_ids),
+            "PostgreSQL holds every acknowledged message once, and no refused one",
+            check.summary(),
             Some(check.passed()),
         ));
-        self.say(&format!("PostgreSQL cross-check: {} acked, {} rows", check.acked, check.rows));
+        self.say(&format!("PostgreSQL cross-check: {}", check.summary()));
         self.report.cross_check = Some(check);
         Ok(())
     }

@@ -342,10 +342,8 @@ impl RunReport {
             (Some(check), _) => {
                 let _ = writeln!(
                     out,
-                    "\nPostgreSQL cross-check: {} acked, {} rows, {} distinct clientMessageIds: **{}**",
-                    check.acked,
-                    check.rows,
-                    check.distinct_client_ids,
+                    "\nPostgreSQL cross-check: {}: **{}**",
+                    check.summary(),
                     if check.passed() { "passed" } else { "FAILED" }
                 );
             }
