@@ -11,22 +11,12 @@
 # Needs PostgreSQL (local/services.sh) and pgbench.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SECONDS_EACH="${1:-10}"
 CLIENTS="${2:-8}"
-"$ROOT/local/services.sh" --no-setup >/dev/null
-# shellcheck source=/dev/null
-. "$ROOT/.local-state/env"
-command -v pgbench >/dev/null || { echo "upsert-user.sh: pgbench not found" >&2; exit 1; }
+# shellcheck source=bench/pgbench-forms.sh
+. "$(dirname "${BASH_SOURCE[0]}")/pgbench-forms.sh"
+pgbench_scratch_db upsert_user_bench
 
-export PGOPTIONS="-c client_min_messages=warning"
-DB=upsert_user_bench
-ADMIN="${DATABASE_URL%/*}/postgres"
-URL="${DATABASE_URL%/*}/$DB"
-WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"; psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS $DB" >/dev/null' EXIT
-
-psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 # The users table of migrations/V1__init.sql.
 psql -X -q "$URL" <<'SQL'
 CREATE TABLE users (
@@ -48,10 +38,4 @@ cat >"$WORK/now.sql" <<'SQL'
 INSERT INTO users (id, display_name) SELECT md5(:n::text)::uuid, 'user ' || :n WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = md5(:n::text)::uuid AND display_name = 'user ' || :n) ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name, updated_at = now() WHERE users.display_name IS DISTINCT FROM EXCLUDED.display_name;
 SQL
 
-for form in before now; do
-    lsn="$(psql -X -At "$URL" -c 'SELECT pg_current_wal_lsn()')"
-    echo "== $form: $CLIENTS clients, $SECONDS_EACH s, every user already there under the same name"
-    pgbench -n -M prepared -c "$CLIENTS" -j 2 -T "$SECONDS_EACH" -f "$WORK/$form.sql" "$URL" \
-        | grep -E '^(number of transactions actually processed|latency average|tps)'
-    psql -X -At "$URL" -c "SELECT 'WAL written: ' || pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn'))"
-done
+pgbench_forms "every user already there under the same name" before now

@@ -7,7 +7,7 @@ use chat_shared::domain::{
     ClientMessageId, ConversationId, MessageContent, MessageId, MessageStatus, Participants, UserId, UserProfile,
 };
 use chat_shared::ports::{
-    AppendOutcome, ConversationStore, GetOrCreate, MessageStore, NewMessage, PortError, UserStore,
+    AppendOutcome, ConversationStore, GetOrCreate, MessageStore, NewMessage, PortError, ReadReceipt, Scoped, UserStore,
 };
 use chat_tests::TestWorld;
 use futures_util::future::join_all;
@@ -231,6 +231,110 @@ async fn marking_delivered_is_idempotent() {
         world.store.mark_delivered(m.id, chrono::Utc::now() + chrono::Duration::seconds(5)).await.expect("mark");
     assert_eq!(first.status, MessageStatus::Delivered);
     assert_eq!(first.delivered_at, second.delivered_at);
+}
+
+/// Appends `n` messages from `sender` into `c` (seqs 1..=n).
+async fn append_n(world: &TestWorld, c: ConversationId, sender: UserId, n: usize) {
+    for i in 0..n {
+        let outcome = world.store.append_message(new_message(c, sender, &format!("m{i}"), None)).await;
+        assert!(matches!(outcome, Ok(AppendOutcome::Stored(_))), "append: {outcome:?}");
+    }
+}
+
+/// The seqs of `c`'s messages that are read, in order.
+async fn read_seqs(world: &TestWorld, c: ConversationId) -> Vec<i64> {
+    let rows = world
+        .sql()
+        .await
+        .query(
+            "SELECT seq FROM messages WHERE conversation_id = $1 AND status = 'read' AND read_at IS NOT NULL ORDER BY seq",
+            &[&c.as_uuid()],
+        )
+        .await
+        .expect("read messages");
+    rows.iter().map(|r| r.get(0)).collect()
+}
+
+/// A receipt moves the reader's position forward and marks the other's messages read; one that
+/// moves nothing (lower or equal) answers the current position and leaves the member row
+/// untouched: no lock, no new row version (it used to lock the row to find that out).
+#[tokio::test]
+async fn a_read_receipt_moves_only_forward_and_one_that_moves_nothing_writes_nothing() {
+    let world = TestWorld::new().await;
+    let (alice, bob, carol) = (user(&world, "alice").await, user(&world, "bob").await, user(&world, "carol").await);
+    let c = conversation(&world, alice, bob).await;
+    append_n(&world, c, alice, 3).await;
+    let sql = world.sql().await;
+    let member_row = async |sql: &tokio_postgres::Client| {
+        let row = sql
+            .query_one(
+                "SELECT xmin::text, xmax::text, last_read_seq FROM conversation_members \
+                  WHERE conversation_id = $1 AND user_id = $2",
+                &[&c.as_uuid(), &bob.as_uuid()],
+            )
+            .await
+            .expect("bob's member row");
+        (row.get::<_, String>(0), row.get::<_, String>(1), row.get::<_, i64>(2))
+    };
+
+    let at = chrono::Utc::now();
+    let moved = world.store.mark_read(c, bob, Some(2), at).await.expect("mark read");
+    assert_eq!(moved, Scoped::Found(ReadReceipt { other: alice, last_read_seq: 2, read_at: Some(at) }));
+    assert_eq!(read_seqs(&world, c).await, [1, 2]);
+
+    let before = member_row(&sql).await;
+    for up_to in [Some(1), Some(2)] {
+        let unchanged = world.store.mark_read(c, bob, up_to, chrono::Utc::now()).await.expect("mark read");
+        assert_eq!(unchanged, Scoped::Found(ReadReceipt { other: alice, last_read_seq: 2, read_at: None }));
+    }
+    assert_eq!(member_row(&sql).await, before, "a receipt that moves nothing must not touch the row");
+    assert_eq!(read_seqs(&world, c).await, [1, 2]);
+
+    // Past the end is the end; no position reads everything.
+    let at = chrono::Utc::now();
+    let to_end = world.store.mark_read(c, bob, Some(99), at).await.expect("mark read");
+    assert_eq!(to_end, Scoped::Found(ReadReceipt { other: alice, last_read_seq: 3, read_at: Some(at) }));
+    assert_eq!(read_seqs(&world, c).await, [1, 2, 3]);
+    // Alice's own position does not mark her own messages read by anyone.
+    let own = world.store.mark_read(c, alice, None, chrono::Utc::now()).await.expect("mark read");
+    assert!(matches!(own, Scoped::Found(ReadReceipt { other, last_read_seq: 3, .. }) if other == bob));
+
+    let stranger = world.store.mark_read(c, carol, None, chrono::Utc::now()).await.expect("query");
+    assert_eq!(stranger, Scoped::NotParticipant);
+    let missing = world.store.mark_read(ConversationId::new_v7(), bob, None, chrono::Utc::now()).await.expect("query");
+    assert_eq!(missing, Scoped::ConversationNotFound);
+}
+
+/// Concurrent receipts up to 1..=10 end at 10 with every message read; each answers a position at
+/// least its own, and a receipt overtaken by a higher one moves nothing.
+#[tokio::test]
+async fn concurrent_read_receipts_end_at_the_highest() {
+    let world = TestWorld::new().await;
+    let (alice, bob) = (user(&world, "alice").await, user(&world, "bob").await);
+    let c = conversation(&world, alice, bob).await;
+    append_n(&world, c, alice, 10).await;
+
+    let receipts = join_all((1..=10).map(|up_to| {
+        let store = &world.store;
+        async move { (up_to, store.mark_read(c, bob, Some(up_to), chrono::Utc::now()).await.expect("mark read")) }
+    }))
+    .await;
+    for (up_to, receipt) in &receipts {
+        let Scoped::Found(receipt) = receipt else { panic!("found: {receipt:?}") };
+        assert!(receipt.last_read_seq >= *up_to, "receipt up to {up_to} answered {}", receipt.last_read_seq);
+    }
+    let last_read: i64 = world
+        .sql()
+        .await
+        .query_one(
+            "SELECT last_read_seq FROM conversation_members WHERE conversation_id = $1 AND user_id = $2",
+            &[&c.as_uuid(), &bob.as_uuid()],
+        )
+        .await
+        .expect("member row")
+        .get(0);
+    assert_eq!(last_read, 10);
+    assert_eq!(read_seqs(&world, c).await, (1..=10).collect::<Vec<_>>());
 }
 
 /// With PostgreSQL unreachable, calls fail fast as Unavailable (retryable), never hang.

@@ -516,46 +516,74 @@ impl MessageStore for PgStore {
         at: DateTime<Utc>,
     ) -> Result<Scoped<ReadReceipt>, PortError> {
         self.bounded(async move {
-            let mut client = self.client().await?;
-            let Some(participants) = participants_of(&client, conversation).await? else {
-                return Ok(Scoped::ConversationNotFound);
-            };
-            let Some(other) = participants.other(reader) else {
-                return Ok(Scoped::NotParticipant);
-            };
-            // One transaction: the read position only moves forward (the member row's lock orders
-            // concurrent calls), and the other participant's messages up to it become read.
-            let tx = client.transaction().await.map_err(pg_error)?;
-            let target = tx
-                .query_one(
-                    "SELECT least(coalesce($2, c.last_seq), c.last_seq), cm.last_read_seq \
-                   FROM conversations c \
-                   JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = $3 \
-                  WHERE c.id = $1 \
-                    FOR UPDATE OF cm",
-                    &[&conversation.as_uuid(), &up_to_seq, &reader.as_uuid()],
+            let client = self.client().await?;
+            // Read first, without a lock: a receipt that moves nothing (a client marks a
+            // conversation read each time it is shown) costs one read and no transaction; locking
+            // the member row to find that out took a transaction id and wrote WAL.
+            let position = client
+                .prepare_cached(
+                    "SELECT c.participant1_id, c.participant2_id, \
+                            least(coalesce($2, c.last_seq), c.last_seq), cm.last_read_seq \
+                       FROM conversations c \
+                       LEFT JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = $3 \
+                      WHERE c.id = $1",
                 )
                 .await
                 .map_err(pg_error)?;
-            let (target, last_read): (i64, i64) = (target.get(0), target.get(1));
+            let Some(row) = client
+                .query_opt(&position, &[&conversation.as_uuid(), &up_to_seq, &reader.as_uuid()])
+                .await
+                .map_err(pg_error)?
+            else {
+                return Ok(Scoped::ConversationNotFound);
+            };
+            let participants = Participants::new(UserId::from_uuid(row.get(0)), UserId::from_uuid(row.get(1)))
+                .ok_or_else(|| corrupt("conversation with identical participants"))?;
+            let Some(other) = participants.other(reader) else {
+                return Ok(Scoped::NotParticipant);
+            };
+            let target: i64 = row.get(2);
+            let last_read: i64 =
+                row.get::<_, Option<i64>>(3).ok_or_else(|| corrupt("participant without a member row"))?;
             if target <= last_read {
-                tx.rollback().await.map_err(pg_error)?;
                 return Ok(Scoped::Found(ReadReceipt { other, last_read_seq: last_read, read_at: None }));
             }
-            tx.execute(
-                "UPDATE conversation_members SET last_read_seq = $3 WHERE conversation_id = $1 AND user_id = $2",
-                &[&conversation.as_uuid(), &reader.as_uuid(), &target],
-            )
-            .await
-            .map_err(pg_error)?;
-            tx.execute(
-                "UPDATE messages SET status = 'read', read_at = $4, delivered_at = coalesce(delivered_at, $4) \
-              WHERE conversation_id = $1 AND sender_id = $2 AND seq <= $3 AND read_at IS NULL",
-                &[&conversation.as_uuid(), &other.as_uuid(), &target, &at],
-            )
-            .await
-            .map_err(pg_error)?;
-            tx.commit().await.map_err(pg_error)?;
+            // One statement, so one transaction: the read position moves only forward (the
+            // condition is checked again under the member row's lock, so of two concurrent
+            // receipts the lower one moves nothing), and only when it moved do the other
+            // participant's messages up to it become read. `target` is at most the last seq read
+            // above, so every message it covers is in this statement's snapshot.
+            let advance = client
+                .prepare_cached(
+                    "WITH moved AS ( \
+                        UPDATE conversation_members SET last_read_seq = $3 \
+                         WHERE conversation_id = $1 AND user_id = $2 AND last_read_seq < $3 \
+                        RETURNING 1), \
+                     marked AS ( \
+                        UPDATE messages SET status = 'read', read_at = $5, delivered_at = coalesce(delivered_at, $5) \
+                         WHERE conversation_id = $1 AND sender_id = $4 AND seq <= $3 AND read_at IS NULL \
+                           AND EXISTS (SELECT 1 FROM moved) \
+                        RETURNING 1) \
+                     SELECT EXISTS (SELECT 1 FROM moved)",
+                )
+                .await
+                .map_err(pg_error)?;
+            let moved: bool = client
+                .query_one(&advance, &[&conversation.as_uuid(), &reader.as_uuid(), &target, &other.as_uuid(), &at])
+                .await
+                .map_err(pg_error)?
+                .get(0);
+            if !moved {
+                // A concurrent receipt moved it as far or further first.
+                let row = client
+                    .query_one(
+                        "SELECT last_read_seq FROM conversation_members WHERE conversation_id = $1 AND user_id = $2",
+                        &[&conversation.as_uuid(), &reader.as_uuid()],
+                    )
+                    .await
+                    .map_err(pg_error)?;
+                return Ok(Scoped::Found(ReadReceipt { other, last_read_seq: row.get(0), read_at: None }));
+            }
             Ok(Scoped::Found(ReadReceipt { other, last_read_seq: target, read_at: Some(at) }))
         })
         .await
