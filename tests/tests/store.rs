@@ -337,6 +337,37 @@ async fn concurrent_read_receipts_end_at_the_highest() {
     assert_eq!(read_seqs(&world, c).await, (1..=10).collect::<Vec<_>>());
 }
 
+/// A receipt overtaken while it waits for the member row's lock moves nothing and answers the
+/// position the other receipt left: it read 0, the other committed 5 meanwhile, so its 3 must
+/// neither move the position back nor mark anything read.
+#[tokio::test]
+async fn a_read_receipt_overtaken_under_the_lock_answers_the_newer_position() {
+    let world = TestWorld::new().await;
+    let (alice, bob) = (user(&world, "alice").await, user(&world, "bob").await);
+    let c = conversation(&world, alice, bob).await;
+    append_n(&world, c, alice, 5).await;
+    let mut sql = world.sql().await;
+    let other = sql.transaction().await.expect("begin");
+    other
+        .execute(
+            "UPDATE conversation_members SET last_read_seq = 5 WHERE conversation_id = $1 AND user_id = $2",
+            &[&c.as_uuid(), &bob.as_uuid()],
+        )
+        .await
+        .expect("the other receipt's update");
+
+    let (receipt, ()) = tokio::join!(world.store.mark_read(c, bob, Some(3), chrono::Utc::now()), async {
+        // Long enough for the receipt to read 0 and wait for the row.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        other.commit().await.expect("commit");
+    });
+    assert_eq!(
+        receipt.expect("mark read"),
+        Scoped::Found(ReadReceipt { other: alice, last_read_seq: 5, read_at: None })
+    );
+    assert_eq!(read_seqs(&world, c).await, Vec::<i64>::new(), "an overtaken receipt marks nothing read");
+}
+
 /// With PostgreSQL unreachable, calls fail fast as Unavailable (retryable), never hang.
 #[tokio::test]
 async fn an_unreachable_database_is_unavailable_quickly() {

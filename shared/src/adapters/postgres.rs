@@ -562,8 +562,7 @@ impl MessageStore for PgStore {
                      marked AS ( \
                         UPDATE messages SET status = 'read', read_at = $5, delivered_at = coalesce(delivered_at, $5) \
                          WHERE conversation_id = $1 AND sender_id = $4 AND seq <= $3 AND read_at IS NULL \
-                           AND EXISTS (SELECT 1 FROM moved) \
-                        RETURNING 1) \
+                           AND EXISTS (SELECT 1 FROM moved)) \
                      SELECT EXISTS (SELECT 1 FROM moved)",
                 )
                 .await
