@@ -7,7 +7,8 @@ use chat_shared::domain::{
     ClientMessageId, ConversationId, MessageContent, MessageId, MessageStatus, Participants, UserId, UserProfile,
 };
 use chat_shared::ports::{
-    AppendOutcome, ConversationStore, GetOrCreate, MessageStore, NewMessage, PortError, ReadReceipt, Scoped, UserStore,
+    AppendOutcome, ConversationStore, GetOrCreate, HistorySlice, MessageSearch, MessageStore, NewMessage, PortError,
+    ReadReceipt, Scoped, SearchRequest, UserStore,
 };
 use chat_tests::TestWorld;
 use futures_util::future::join_all;
@@ -231,6 +232,67 @@ async fn marking_delivered_is_idempotent() {
         world.store.mark_delivered(m.id, chrono::Utc::now() + chrono::Duration::seconds(5)).await.expect("mark");
     assert_eq!(first.status, MessageStatus::Delivered);
     assert_eq!(first.delivered_at, second.delivered_at);
+}
+
+/// Every read names a message's recipient as the participant who did not send it, in both
+/// directions of a conversation: the append, the retry's look-up, both delivered marks, history,
+/// sync, the conversation list and search (each computes it in its own SQL).
+#[tokio::test]
+async fn every_read_names_the_participant_who_did_not_send_as_recipient() {
+    let world = TestWorld::new().await;
+    let (alice, bob) = (user(&world, "alice").await, user(&world, "bob").await);
+    let c = conversation(&world, alice, bob).await;
+    let other = |sender: UserId| if sender == alice { bob } else { alice };
+    let recipients = |messages: &[chat_shared::domain::Message]| {
+        messages.iter().map(|m| (m.seq, m.recipient_id)).collect::<Vec<_>>()
+    };
+    let expected = vec![(1, bob), (2, alice)];
+
+    let mut sent = Vec::new();
+    for (sender, text, key) in [(alice, "hello from alice", "a-1"), (bob, "hello from bob", "b-1")] {
+        let AppendOutcome::Stored(m) =
+            world.store.append_message(new_message(c, sender, text, Some(key))).await.expect("append")
+        else {
+            panic!("stored");
+        };
+        let AppendOutcome::Duplicate(again) =
+            world.store.append_message(new_message(c, sender, text, Some(key))).await.expect("retry")
+        else {
+            panic!("a retry finds the first message");
+        };
+        assert_eq!((m.recipient_id, again.recipient_id), (other(sender), other(sender)));
+        sent.push(m);
+    }
+    assert_eq!(recipients(&sent), expected);
+
+    // The delivered mark that moves the message, and the one that finds it moved.
+    for m in &sent {
+        let first = world.store.mark_delivered(m.id, chrono::Utc::now()).await.expect("mark");
+        let second = world.store.mark_delivered(m.id, chrono::Utc::now()).await.expect("mark again");
+        assert_eq!((first.recipient_id, second.recipient_id), (m.recipient_id, m.recipient_id));
+    }
+
+    for viewer in [alice, bob] {
+        let Scoped::Found(history) = world.store.history(c, viewer, HistorySlice::Latest, 10).await.expect("history")
+        else {
+            panic!("history of a participant");
+        };
+        assert_eq!(recipients(&history), expected);
+        let Scoped::Found(batch) = world.store.sync(c, viewer, 0, 10, chrono::Utc::now()).await.expect("sync") else {
+            panic!("sync of a participant");
+        };
+        assert_eq!(recipients(&batch.messages), expected);
+        let listed = world.store.list_conversations(viewer, None, 10).await.expect("list");
+        let last = listed[0].last_message.as_ref().expect("the last message");
+        assert_eq!((last.seq, last.recipient_id), (2, alice));
+        let request = SearchRequest { query: "hello".into(), conversation: None, window: 100, after: None, limit: 10 };
+        let Scoped::Found(results) = world.store.search(viewer, &request).await.expect("search") else {
+            panic!("search");
+        };
+        let mut hits: Vec<_> = results.hits.into_iter().map(|hit| hit.message).collect();
+        hits.sort_by_key(|m| m.seq);
+        assert_eq!(recipients(&hits), expected);
+    }
 }
 
 /// Appends `n` messages from `sender` into `c` (seqs 1..=n).
