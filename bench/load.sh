@@ -10,7 +10,8 @@
 # Starts PostgreSQL, Redis and moto if needed (local/services.sh, which writes .local-state/env)
 # and dynalite, the fast DynamoDB emulator (local/dynalite.sh; BENCH_EMULATOR=moto keeps moto),
 # vacuums the chat tables (in place of autovacuum, which may be off; psql if installed),
-# builds chat-local and chat-bench with the `tools` profile, raises the open file limit (every
+# builds chat-local and chat-bench with the `tools` profile, flushes dirty pages (CHECKPOINT and
+# sync, so that no writeback lands in the run), raises the open file limit (every
 # connection is a descriptor, on both sides), starts `chat-local serve` on free ports with every
 # rate limit raised out of reach and 8 pooled PostgreSQL connections, runs chat-bench against it
 # with --server-pid (its VmRSS and CPU) and --watch-pid for PostgreSQL, Redis and the emulator,
@@ -26,7 +27,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 log() { printf '==> load.sh: %s\n' "$*" >&2; }
 
 if [[ $# -eq 0 || "$1" == -* ]]; then
-  sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   [[ $# -gt 0 ]] && exec "$ROOT/target/tools/chat-bench" "$@"
   exit 2
 fi
@@ -70,6 +71,17 @@ if [[ -z "${BENCH_SERVER_BIN:-}" ]]; then
 else
   log "chat-local: $SERVER_BIN (BENCH_SERVER_BIN, not built here)"
 fi
+
+# A commit waits for PostgreSQL's WAL to reach the disk, and on a machine whose one disk also
+# takes everything else, a burst of writeback from another file holds that fsync up: 1 GB written
+# by dd and flushed during a run held sends up to 280 ms, and the kernel flushes dirty pages 30 s
+# after they were written, so what the build above, the vacuum and the last run left dirty would
+# land in this run. Flushed now, with a checkpoint (which also starts the 5-minute timer anew, so
+# no timed checkpoint falls in a run shorter than that). See docs/benchmarks.md, "Writeback".
+if command -v psql >/dev/null 2>&1; then
+  psql -X -q "$DATABASE_URL" -c CHECKPOINT || log "CHECKPOINT failed; the run goes on"
+fi
+sync
 
 # 10,000 connections need 10,000 descriptors in each process; raise the soft limit as far as allowed.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
