@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Where PostgreSQL reads outside its buffers during a run (docs/benchmarks.md, "Latest results"):
+# Where PostgreSQL reads outside its buffers during a run (docs/benchmarks.md, "Earlier results (2026-12-04, 06:19 to 07:42 UTC)"):
 #
 #   bench/pg-reads.sh [SECONDS]      default 100; start it just before `bench/load.sh <scenario>`
 #
