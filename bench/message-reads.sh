@@ -2,8 +2,9 @@
 # Two ways for a read of messages to name each message's recipient, timed: joining
 # `conversations` (what shared/src/adapters/postgres.rs does, MESSAGE_COLUMNS) and taking the other
 # participant from the message row's own `participant_ids` (migration V3), which was tried on
-# 2026-12-04 and not adopted: it was slower (docs/benchmarks.md, "Tried and not adopted"). Two
-# reads, each in both forms: a message by id (what the send's delivered mark returns, and the
+# 2026-12-04 and not adopted: no difference beyond the order the forms ran in (docs/benchmarks.md,
+# "Tried and not adopted: naming the recipient from the message row"). Two reads, each in both
+# forms, in the order A B B A so that a drift during the run does not favour one: a message by id (what the send's delivered mark returns, and the
 # idempotent retry's look-up by clientMessageId, read one row the same way) and a history page
 # (the newest 50 messages of a conversation).
 #
@@ -22,19 +23,9 @@ SECONDS_EACH="${1:-10}"
 CLIENTS="${2:-8}"
 # shellcheck source=bench/pgbench-forms.sh
 . "$ROOT/bench/pgbench-forms.sh"
-pgbench_scratch_db message_reads_bench
-for migration in "$ROOT"/migrations/V*.sql; do
-    psql -X -q -v ON_ERROR_STOP=1 "$URL" -f "$migration" >/dev/null
-done
+pgbench_chat_db message_reads_bench 200
 # Conversation n is between user n and user n + 1000; message s of it is md5('m' || n || '.' || s).
 psql -X -q -v ON_ERROR_STOP=1 "$URL" <<'SQL'
-INSERT INTO users (id, display_name) SELECT md5('u' || n)::uuid, 'user ' || n FROM generate_series(1, 2000) n;
-CREATE TEMP TABLE pairs AS
-  SELECT n, least(md5('u' || n)::uuid, md5('u' || (n + 1000))::uuid) AS p1,
-            greatest(md5('u' || n)::uuid, md5('u' || (n + 1000))::uuid) AS p2
-    FROM generate_series(1, 1000) n;
-INSERT INTO conversations (id, participant1_id, participant2_id, last_seq)
-  SELECT md5('c' || n)::uuid, p1, p2, 200 FROM pairs;
 INSERT INTO conversation_members (conversation_id, user_id)
   SELECT md5('c' || n)::uuid, p1 FROM pairs UNION ALL SELECT md5('c' || n)::uuid, p2 FROM pairs;
 INSERT INTO messages (id, conversation_id, seq, sender_id, content, participant_ids)
@@ -70,5 +61,5 @@ cat >"$WORK/history-alone.sql" <<SQL
 SELECT $ALONE FROM messages m WHERE m.conversation_id = md5('c' || :n)::uuid AND m.seq <= 9223372036854775807 ORDER BY m.seq DESC LIMIT 50;
 SQL
 
-pgbench_forms "a message by id" by-id-joined by-id-alone
-pgbench_forms "a history page (50 newest)" history-joined history-alone
+pgbench_forms "a message by id" by-id-joined by-id-alone by-id-alone by-id-joined
+pgbench_forms "a history page (50 newest)" history-joined history-alone history-alone history-joined

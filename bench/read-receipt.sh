@@ -17,20 +17,10 @@ SECONDS_EACH="${1:-10}"
 CLIENTS="${2:-8}"
 # shellcheck source=bench/pgbench-forms.sh
 . "$ROOT/bench/pgbench-forms.sh"
-pgbench_scratch_db read_receipt_bench
-for migration in "$ROOT"/migrations/V*.sql; do
-    psql -X -q -v ON_ERROR_STOP=1 "$URL" -f "$migration" >/dev/null
-done
+pgbench_chat_db read_receipt_bench 20
 # Conversation n is between user n and user n + 1000; the lower id sent 20 messages, the higher
 # one (the reader) has read them all.
 psql -X -q -v ON_ERROR_STOP=1 "$URL" <<'SQL'
-INSERT INTO users (id, display_name) SELECT md5('u' || n)::uuid, 'user ' || n FROM generate_series(1, 2000) n;
-CREATE TEMP TABLE pairs AS
-  SELECT n, least(md5('u' || n)::uuid, md5('u' || (n + 1000))::uuid) AS p1,
-            greatest(md5('u' || n)::uuid, md5('u' || (n + 1000))::uuid) AS p2
-    FROM generate_series(1, 1000) n;
-INSERT INTO conversations (id, participant1_id, participant2_id, last_seq)
-  SELECT md5('c' || n)::uuid, p1, p2, 20 FROM pairs;
 INSERT INTO conversation_members (conversation_id, user_id, last_read_seq)
   SELECT md5('c' || n)::uuid, p1, 0 FROM pairs
   UNION ALL SELECT md5('c' || n)::uuid, p2, 20 FROM pairs;
