@@ -42,7 +42,8 @@ fi
 # table records it as empty, the server's pooled connections then cache generic plans that scan
 # it sequentially, and without autovacuum nothing invalidates them while the run fills it (the
 # first knee run on a fresh database: 200 msg/s, every send reading the whole messages table).
-# Left unvacuumed, the planner assumes 10 pages and picks the indexes (docs/benchmarks.md).
+# Left unvacuumed, the planner assumes 10 pages and picks the indexes (docs/benchmarks.md, "A
+# vacuumed empty table").
 if command -v psql >/dev/null 2>&1; then
   stale="$(psql -X -q -At "$DATABASE_URL" -c "SELECT string_agg(relname, ', ') FROM pg_stat_user_tables \
     WHERE relname IN ('conversations', 'conversation_members', 'messages') AND n_dead_tup > 0 \
@@ -77,7 +78,7 @@ fi
 # by dd and flushed during a run held sends up to 280 ms, and the kernel flushes dirty pages 30 s
 # after they were written, so what the build above, the vacuum and the last run left dirty would
 # land in this run. Flushed now, with a checkpoint (which also starts the 5-minute timer anew, so
-# no timed checkpoint falls in a run shorter than that). See docs/benchmarks.md, "Writeback".
+# no timed checkpoint falls in a run shorter than that): docs/benchmarks.md, "Writeback in the run".
 if command -v psql >/dev/null 2>&1; then
   psql -X -q "$DATABASE_URL" -c CHECKPOINT || log "CHECKPOINT failed; the run goes on"
 fi

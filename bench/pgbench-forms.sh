@@ -6,8 +6,8 @@
 #                              temporary directory for the pgbench scripts
 #   pgbench_chat_db NAME SEQ   pgbench_scratch_db NAME, then migrations/ and 1,000 conversations
 #                              at last_seq SEQ: conversation n (id md5('c' || n)) is between users
-#                              n and n + 1000 (ids md5('u' || n)), its participants ordered as
-#                              the table wants in table `pairs` (n, p1, p2)
+#                              n and n + 1000 (ids md5('u' || n)); table `pairs` (n, p1, p2) holds
+#                              each one's participants in the conversations table's order
 #   pgbench_forms WHAT FORM…   runs $WORK/FORM.sql for each FORM with $CLIENTS clients for
 #                              $SECONDS_EACH seconds and prints pgbench's figures and the WAL written
 # shellcheck shell=bash
