@@ -20,14 +20,15 @@
 # target/chat-bench/chat-local.log; `warn,chat_shared::app::send_message=debug` times each send.
 # BENCH_ALLOCATOR=system builds chat-local with the system allocator instead of mimalloc.
 # BENCH_SERVER_BIN=PATH runs that chat-local binary instead of building one (A/B comparisons of
-# two versions on the same machine, interleaved).
+# two versions on the same machine, interleaved). BENCH_FLUSH=0 skips the flush before the run
+# (bench/writeback.sh compares the two).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 log() { printf '==> load.sh: %s\n' "$*" >&2; }
 
 if [[ $# -eq 0 || "$1" == -* ]]; then
-  sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   [[ $# -gt 0 ]] && exec "$ROOT/target/tools/chat-bench" "$@"
   exit 2
 fi
@@ -79,10 +80,14 @@ fi
 # after they were written, so what the build above, the vacuum and the last run left dirty would
 # land in this run. Flushed now, with a checkpoint (which also starts the 5-minute timer anew, so
 # no timed checkpoint falls in a run shorter than that): docs/benchmarks.md, "Writeback in the run".
-if command -v psql >/dev/null 2>&1; then
-  psql -X -q "$DATABASE_URL" -c CHECKPOINT || log "CHECKPOINT failed; the run goes on"
+if [[ "${BENCH_FLUSH:-1}" == 0 ]]; then
+  log "BENCH_FLUSH=0: no checkpoint or sync before the run"
+else
+  if command -v psql >/dev/null 2>&1; then
+    psql -X -q "$DATABASE_URL" -c CHECKPOINT || log "CHECKPOINT failed; the run goes on"
+  fi
+  sync
 fi
-sync
 
 # 10,000 connections need 10,000 descriptors in each process; raise the soft limit as far as allowed.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"

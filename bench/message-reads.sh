@@ -4,9 +4,9 @@
 # participant from the message row's own `participant_ids` (migration V3), which was tried on
 # 2026-12-04 and not adopted: no difference beyond the order the forms ran in (docs/benchmarks.md,
 # "Tried and not adopted: naming the recipient from the message row"). Two reads, each in both
-# forms, in the order A B B A so that a drift during the run does not favour one: a message by id (what the send's delivered mark returns, and the
-# idempotent retry's look-up by clientMessageId, read one row the same way) and a history page
-# (the newest 50 messages of a conversation).
+# forms, in the order A B B A so that a drift during the run favours neither: a message by id
+# (what the send's delivered mark returns; the idempotent retry's look-up by clientMessageId reads
+# one row the same way) and a history page (the newest 50 messages of a conversation).
 #
 #   bench/message-reads.sh [SECONDS] [CLIENTS]     defaults: 10 s, 8 clients (chat-local's pool)
 #

@@ -12,12 +12,12 @@
 #                              $SECONDS_EACH seconds and prints pgbench's figures and the WAL written
 # shellcheck shell=bash
 
+PGBENCH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
 pgbench_scratch_db() {
-    local root
-    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-    "$root/local/services.sh" --no-setup >/dev/null
+    "$PGBENCH_ROOT/local/services.sh" --no-setup >/dev/null
     # shellcheck source=/dev/null
-    . "$root/.local-state/env"
+    . "$PGBENCH_ROOT/.local-state/env"
     command -v pgbench >/dev/null || { echo "${0##*/}: pgbench not found" >&2; exit 1; }
     export PGOPTIONS="-c client_min_messages=warning"
     PGBENCH_DB="$1"
@@ -29,10 +29,9 @@ pgbench_scratch_db() {
 }
 
 pgbench_chat_db() {
-    local root migration
-    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    local migration
     pgbench_scratch_db "$1"
-    for migration in "$root"/migrations/V*.sql; do
+    for migration in "$PGBENCH_ROOT"/migrations/V*.sql; do
         psql -X -q -v ON_ERROR_STOP=1 "$URL" -f "$migration" >/dev/null
     done
     psql -X -q -v ON_ERROR_STOP=1 -v seq="$2" "$URL" <<'SQL'
