@@ -7,11 +7,12 @@ Sends CALLS of each form, one after another over one kept-alive connection, thre
 prints the emulator's CPU time per call (from /proc/<pid>/stat; the pid is found by its
 listening port with `ss`) and the wall time per call. The forms: what a push's look-up and a
 `$connect` send now (`BatchGetItem` of two user items, consistent; `UpdateItem` adding to a
-user's set), the same update in the legacy `AttributeUpdates` form, and what the earlier
-per-connection layout sent (`Query` on the `byUser` index, also as legacy `KeyConditions`;
-`PutItem` of a connection item). The emulator must be running with the table created
-(`local/dynalite.sh`). Requests carry a syntactically valid but unsigned `Authorization`
-header: dynalite checks the form, not the signature. It writes a few items of its own.
+user's set), the look-up without its projection, the same update in the legacy
+`AttributeUpdates` form, and what the earlier per-connection layout sent (`Query` on the
+`byUser` index, also as legacy `KeyConditions`; `PutItem` of a connection item). The emulator
+must be running with the table created (`local/dynalite.sh`). Requests carry a syntactically
+valid but unsigned `Authorization` header: dynalite checks the form, not the signature. It
+writes a few items of its own.
 """
 
 import http.client
@@ -50,6 +51,12 @@ def main():
                 "ConsistentRead": True,
                 "ProjectionExpression": "connectionId, #c",
                 "ExpressionAttributeNames": names,
+            }},
+        }),
+        "BatchGetItem, 2 user items, no projection": ("BatchGetItem", {
+            "RequestItems": {table: {
+                "Keys": [{"connectionId": {"S": f"user#{u}"}} for u in (user, other)],
+                "ConsistentRead": True,
             }},
         }),
         "UpdateItem, ADD to the set": ("UpdateItem", {
