@@ -10,9 +10,9 @@ listening port with `ss`) and the wall time per call. The forms: what a push's l
 user's set), the look-up without its projection, the same update in the legacy
 `AttributeUpdates` form, and what the earlier per-connection layout sent (`Query` on the
 `byUser` index, also as legacy `KeyConditions`; `PutItem` of a connection item). The emulator
-must be running with the table created (`local/dynalite.sh`). Requests carry a syntactically
-valid but unsigned `Authorization` header: dynalite checks the form, not the signature. It
-writes a few items of its own.
+must be running with the table created: `local/dynalite.sh` (port 4567) or `local/dynoxide.sh`
+(port 4577). Requests carry a syntactically valid but unsigned `Authorization` header: both
+check the form, not the signature. It writes a few items of its own.
 """
 
 import http.client
