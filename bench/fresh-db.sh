@@ -5,11 +5,12 @@
 #   bench/fresh-db.sh [ROUNDS]        default: 2 rounds
 #
 # Each round runs `bench/load.sh knee` twice, first against a new scratch database `chat_fresh`
-# (dropped, made again and migrated by `chat-local setup` before every fresh run), then against
+# (dropped, made again and migrated by `chat-local migrate` before every fresh run), then against
 # the database of .local-state/env, which keeps every earlier run's messages; and prints, for
 # each run, the last good rate, each step's ack p99 and the machine's busy time, how many
 # buffers PostgreSQL's backends had to write out themselves to make room (pg_stat_bgwriter's
-# buffers_backend: the database outgrew shared_buffers), and the database's size after the run.
+# buffers_backend: the database outgrew shared_buffers), the most dirty page cache waiting for
+# the disk (/proc/meminfo's Dirty, read every second), and the database's size after the run.
 # Writes each run's output to target/chat-bench/fresh-db-<fresh|grown><round>.txt.
 set -euo pipefail
 
@@ -27,14 +28,29 @@ mkdir -p "$OUT"
 
 backend_writes() { psql -X -At "$BASE/postgres" -c "SELECT buffers_backend FROM pg_stat_bgwriter"; }
 
+# The largest Dirty (kB) seen while the process PID lives, read every second.
+peak_dirty() {
+    local peak=0 dirty
+    while kill -0 "$1" 2>/dev/null; do
+        dirty="$(awk '/^Dirty:/ {print $2}' /proc/meminfo)"
+        ((dirty > peak)) && peak="$dirty"
+        sleep 1
+    done
+    echo "$peak"
+}
+
 knee() {
     local label="$1" url="$2" before after status=0
     before="$(backend_writes)"
-    DATABASE_URL="$url" bench/load.sh knee >"$OUT/fresh-db-$label.txt" 2>&1 || status=$?
+    DATABASE_URL="$url" bench/load.sh knee >"$OUT/fresh-db-$label.txt" 2>&1 &
+    local run=$!
+    peak_dirty "$run" >"$OUT/fresh-db-$label.dirty" &
+    wait "$run" || status=$?
+    wait
     after="$(backend_writes)"
     [[ "$status" -le 1 ]] || { echo "bench/load.sh failed ($status): $OUT/fresh-db-$label.txt" >&2; exit "$status"; }
     echo "== $label: $(grep -m1 -i 'last good rate' "$OUT/fresh-db-$label.txt"); backend writes $((after - before));" \
-        "database $(psql -X -At "$url" -c 'SELECT pg_size_pretty(pg_database_size(current_database()))')"
+        "peak Dirty $(cat "$OUT/fresh-db-$label.dirty") kB; database $(psql -X -At "$url" -c 'SELECT pg_size_pretty(pg_database_size(current_database()))')"
     # Each step: ack p99 (the summary table's seventh column) and the machine's busy time.
     awk -F'|' '/^\| knee [0-9]+\/s \| ack /{p99[$2]=$8} /^\| knee [0-9]+\/s \| server /{print "  " $2 "ack p99" p99[$2] "ms, busy" $4}' \
         "$OUT/fresh-db-$label.txt"

@@ -58,8 +58,9 @@ fi
 # moto answers a DynamoDB call in 2-7 ms, dynalite in about 1 ms, and a connection look-up costs
 # Dynoxide a fifth to a third of the CPU it costs dynalite: the load runs measure us, not the
 # emulator (docs/benchmarks.md).
-case "${BENCH_EMULATOR:-dynoxide}" in
-  dynoxide | dynalite) export "$("$ROOT/local/${BENCH_EMULATOR:-dynoxide}.sh" | tail -n 1)" ;;
+EMULATOR="${BENCH_EMULATOR:-dynoxide}"
+case "$EMULATOR" in
+  dynoxide | dynalite) export "$("$ROOT/local/$EMULATOR.sh" | tail -n 1)" ;;
   moto) ;;
   *) log "BENCH_EMULATOR must be dynoxide, dynalite or moto"; exit 2 ;;
 esac
